@@ -1,0 +1,455 @@
+package cpu
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"runtime"
+	"runtime/debug"
+	"sync"
+
+	"github.com/accel-go/accel/common"
+	"github.com/accel-go/accel/common/graph"
+)
+
+// Name is the name the CPU backend registers under.
+const Name = "cpu"
+
+func init() { common.Register(Backend{}) }
+
+// Backend is the pure-Go CPU backend.
+type Backend struct{}
+
+// Name implements common.Backend.
+func (Backend) Name() string { return Name }
+
+// Devices implements common.Backend: the host CPU.
+func (Backend) Devices() ([]common.Device, error) {
+	return []common.Device{{
+		Name:   fmt.Sprintf("host CPU (%s/%s)", runtime.GOOS, runtime.GOARCH),
+		Vendor: "Go " + runtime.Version(),
+		Extra:  fmt.Sprintf("%d logical CPUs; %d ops", runtime.NumCPU(), len(kernels)),
+	}}, nil
+}
+
+// Compile implements common.Backend.
+func (Backend) Compile(m *common.Model, opts common.Options) (common.Engine, error) {
+	return Compile(m, opts)
+}
+
+// Engine runs a model on the CPU. Run and RunValues are safe for
+// concurrent use; each call has its own intermediate values.
+type Engine struct {
+	model   *common.Model
+	limits  common.Limits
+	pool    *pool
+	main    *compiledGraph
+	subs    map[*common.Graph]*compiledGraph
+	inputs  []common.TensorInfo
+	outputs []common.TensorInfo
+	// owned holds the backing arrays of initializers: outputs that share
+	// them are copied so callers cannot corrupt the model.
+	owned map[uintptr]bool
+
+	closeOnce sync.Once
+}
+
+type compiledGraph struct {
+	g     *common.Graph
+	order []*common.Node
+	steps []step
+	// lastUse[name] is the index of the last step that reads name; -1 when
+	// only the graph outputs read it.
+	lastUse map[string]int
+	outSet  map[string]bool
+}
+
+type step struct {
+	node *common.Node
+	k    kernelEntry
+	// frees lists the values whose last reader is this step.
+	frees []string
+}
+
+// Compile builds a CPU engine for m.
+func Compile(m *common.Model, opts common.Options) (*Engine, error) {
+	if m == nil || m.Graph == nil {
+		return nil, fmt.Errorf("%w: model has no graph", common.ErrInvalidModel)
+	}
+	lim := opts.Limits.WithDefaults()
+	if err := graph.Validate(m, lim); err != nil {
+		return nil, err
+	}
+	if !opts.NoGraphPasses {
+		var err error
+		if m, err = graph.Optimize(m, graph.PassOptions{Eval: FoldEvaluator(lim)}); err != nil {
+			return nil, err
+		}
+	}
+	e := &Engine{model: m, limits: lim, subs: map[*common.Graph]*compiledGraph{}, owned: map[uintptr]bool{}}
+	threads := opts.Threads
+	if threads <= 0 {
+		threads = runtime.GOMAXPROCS(0)
+	}
+	e.pool = newPool(threads)
+	main, err := e.compileGraph(m.Graph, nil, 0)
+	if err != nil {
+		e.pool.close()
+		return nil, err
+	}
+	e.main = main
+	for _, in := range m.Graph.Inputs {
+		if _, isInit := m.Graph.Initializers[in.Name]; isInit {
+			continue // IR < 4: initializer listed as an input; optional override
+		}
+		e.inputs = append(e.inputs, common.InfoOf(in))
+	}
+	for _, out := range m.Graph.Outputs {
+		e.outputs = append(e.outputs, common.InfoOf(out))
+	}
+	e.markOwned(m.Graph)
+	runtime.SetFinalizer(e, func(e *Engine) { e.pool.close() })
+	return e, nil
+}
+
+func (e *Engine) markOwned(g *common.Graph) {
+	for _, t := range g.Initializers {
+		if p := dataPtr(t); p != 0 {
+			e.owned[p] = true
+		}
+	}
+	for _, n := range g.Nodes {
+		for _, a := range n.Attrs {
+			if a.T != nil {
+				if p := dataPtr(a.T); p != 0 {
+					e.owned[p] = true
+				}
+			}
+		}
+		for _, sg := range n.Subgraphs() {
+			e.markOwned(sg)
+		}
+	}
+}
+
+func dataPtr(t *common.Tensor) uintptr {
+	v := reflect.ValueOf(t.Raw())
+	if v.Kind() != reflect.Slice || v.Len() == 0 {
+		return 0
+	}
+	return v.Pointer()
+}
+
+func (e *Engine) compileGraph(g *common.Graph, outer map[string]bool, depth int) (*compiledGraph, error) {
+	if depth > e.limits.SubgraphDepth {
+		return nil, fmt.Errorf("%w: subgraphs nested deeper than %d", common.ErrLimit, e.limits.SubgraphDepth)
+	}
+	order, err := graph.Order(g, outer)
+	if err != nil {
+		return nil, err
+	}
+	cg := &compiledGraph{g: g, order: order, lastUse: map[string]int{}, outSet: map[string]bool{}}
+	var unsupported []error
+	var scope map[string]bool
+	for i, n := range order {
+		k, ok := kernels[n.OpType]
+		if !ok || (n.Domain != "" && n.Domain != "ai.onnx") {
+			unsupported = append(unsupported, &common.UnsupportedError{Op: n.OpType, Domain: n.Domain, Opset: n.Opset, Backend: Name, Node: n.Name})
+			continue
+		}
+		cg.steps = append(cg.steps, step{node: n, k: k})
+		for _, name := range graph.NodeReads(n) {
+			cg.lastUse[name] = i
+		}
+		for _, sg := range n.Subgraphs() {
+			if scope == nil {
+				scope = graph.Scope(g, outer)
+			}
+			sub, err := e.compileGraph(sg, scope, depth+1)
+			if err != nil {
+				return nil, fmt.Errorf("in a subgraph of node %q: %w", n.Label(), err)
+			}
+			e.subs[sg] = sub
+		}
+	}
+	if len(unsupported) > 0 {
+		return nil, unsupported[0]
+	}
+	for _, o := range g.Outputs {
+		cg.outSet[o.Name] = true
+	}
+	for name, i := range cg.lastUse {
+		if cg.outSet[name] {
+			continue
+		}
+		if _, isInit := g.Initializers[name]; isInit {
+			continue
+		}
+		cg.steps[i].frees = append(cg.steps[i].frees, name)
+	}
+	return cg, nil
+}
+
+func (e *Engine) compiledSub(g *common.Graph, _ *scope) (*compiledGraph, error) {
+	cg, ok := e.subs[g]
+	if !ok {
+		return nil, fmt.Errorf("%w: subgraph %q was not compiled", common.ErrInvalidModel, g.Name)
+	}
+	return cg, nil
+}
+
+// Inputs implements common.Engine.
+func (e *Engine) Inputs() []common.TensorInfo { return e.inputs }
+
+// Outputs implements common.Engine.
+func (e *Engine) Outputs() []common.TensorInfo { return e.outputs }
+
+// Close implements common.Engine. It stops the worker pool.
+func (e *Engine) Close() error {
+	e.closeOnce.Do(func() { e.pool.close() })
+	return nil
+}
+
+// Run implements common.Engine.
+func (e *Engine) Run(ctx context.Context, inputs map[string]*common.Tensor) (map[string]*common.Tensor, error) {
+	return common.RunTensors(ctx, e, inputs)
+}
+
+// RunValues implements common.ValueEngine.
+func (e *Engine) RunValues(ctx context.Context, inputs map[string]common.Value) (map[string]common.Value, error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	g := e.model.Graph
+	known := make(map[string]bool, len(g.Inputs))
+	vals := make([]common.Value, len(g.Inputs))
+	for i, in := range g.Inputs {
+		known[in.Name] = true
+		v, ok := inputs[in.Name]
+		if !ok || v == nil {
+			if _, isInit := g.Initializers[in.Name]; isInit {
+				continue
+			}
+			if in.Type.Kind == common.KindOptional {
+				continue
+			}
+			return nil, fmt.Errorf("%w: missing input %q (%v)", common.ErrShape, in.Name, in.Type)
+		}
+		if err := checkInput(in, v); err != nil {
+			return nil, err
+		}
+		vals[i] = v
+	}
+	for name := range inputs {
+		if !known[name] {
+			return nil, fmt.Errorf("%w: the model has no input %q", common.ErrShape, name)
+		}
+	}
+	c := &Ctx{ctx: ctx, eng: e, run: &runState{}}
+	outs, err := e.runGraph(c, e.main, nil, vals)
+	if err != nil {
+		return nil, err
+	}
+	res := make(map[string]common.Value, len(outs))
+	for i, o := range g.Outputs {
+		res[o.Name] = e.own(outs[i])
+	}
+	return res, nil
+}
+
+// own copies a value whose data the model owns.
+func (e *Engine) own(v common.Value) common.Value {
+	switch x := v.(type) {
+	case *common.Tensor:
+		if e.owned[dataPtr(x)] {
+			return x.Clone()
+		}
+	case *common.Sequence:
+		s := &common.Sequence{Elem: x.Elem, Values: make([]common.Value, len(x.Values))}
+		for i, el := range x.Values {
+			s.Values[i] = e.own(el)
+		}
+		return s
+	case *common.Optional:
+		if x.Value != nil {
+			return &common.Optional{Elem: x.Elem, Value: e.own(x.Value)}
+		}
+	}
+	return v
+}
+
+func checkInput(in common.ValueInfo, v common.Value) error {
+	t, isT := v.(*common.Tensor)
+	switch in.Type.Kind {
+	case common.KindTensor:
+		if !isT {
+			return fmt.Errorf("%w: input %q wants a tensor, got a %s", common.ErrShape, in.Name, common.KindOf(v))
+		}
+	case common.KindSequence:
+		if _, ok := v.(*common.Sequence); !ok {
+			return fmt.Errorf("%w: input %q wants a sequence, got a %s", common.ErrShape, in.Name, common.KindOf(v))
+		}
+		return nil
+	default:
+		return nil
+	}
+	if in.Type.DType != common.Undefined && t.DType() != in.Type.DType {
+		return fmt.Errorf("%w: input %q wants %v, got %v", common.ErrShape, in.Name, in.Type.DType, t.DType())
+	}
+	if in.Type.HasShape {
+		if len(in.Type.Dims) != t.Rank() {
+			return fmt.Errorf("%w: input %q wants rank %d (%v), got shape %v", common.ErrShape, in.Name, len(in.Type.Dims), in.Type, t.Shape())
+		}
+		for i, d := range in.Type.Dims {
+			if d.Known() && int64(t.Shape()[i]) != d.Value {
+				return fmt.Errorf("%w: input %q wants %v, got shape %v (dim %d)", common.ErrShape, in.Name, in.Type, t.Shape(), i)
+			}
+		}
+	}
+	return nil
+}
+
+// runGraph runs a compiled graph with its inputs bound to vals, in a scope
+// whose parent is outer, and returns the graph's outputs.
+func (e *Engine) runGraph(c *Ctx, cg *compiledGraph, outer *scope, vals []common.Value) (outs []common.Value, err error) {
+	g := cg.g
+	sc := &scope{vals: make(map[string]common.Value, len(g.Nodes)+len(g.Inputs)), parent: outer}
+	for name, t := range g.Initializers {
+		sc.vals[name] = t
+	}
+	for i, in := range g.Inputs {
+		if i < len(vals) && vals[i] != nil {
+			sc.vals[in.Name] = vals[i]
+		}
+	}
+	c.scope = sc
+	var charged int64
+	defer func() { c.Release(charged) }()
+	for si := range cg.steps {
+		st := &cg.steps[si]
+		if err := c.Err(); err != nil {
+			return nil, err
+		}
+		n := st.node
+		res, err := e.runNode(c, st, sc)
+		if err != nil {
+			return nil, &common.NodeError{Node: n.Name, Op: n.OpType, Err: err}
+		}
+		for j, o := range n.Outputs {
+			if o == "" {
+				continue
+			}
+			if j >= len(res) || res[j] == nil {
+				continue // optional output not produced
+			}
+			sc.vals[o] = res[j]
+			b := common.ValueBytes(res[j])
+			charged += b
+			if err := c.Charge(b); err != nil {
+				return nil, &common.NodeError{Node: n.Name, Op: n.OpType, Err: err}
+			}
+		}
+		for _, name := range st.frees {
+			if v, ok := sc.vals[name]; ok {
+				if _, local := g.Initializers[name]; !local {
+					b := common.ValueBytes(v)
+					charged -= b
+					c.Release(b)
+				}
+				delete(sc.vals, name)
+			}
+		}
+	}
+	outs = make([]common.Value, len(g.Outputs))
+	for i, o := range g.Outputs {
+		v, ok := sc.lookup(o.Name)
+		if !ok {
+			if o.Type.Kind == common.KindOptional {
+				outs[i] = &common.Optional{Elem: deref(o.Type.Elem)}
+				continue
+			}
+			return nil, fmt.Errorf("%w: graph %q output %q was not produced", common.ErrInvalidModel, g.Name, o.Name)
+		}
+		outs[i] = v
+	}
+	return outs, nil
+}
+
+func deref(t *common.TypeInfo) common.TypeInfo {
+	if t == nil {
+		return common.TypeInfo{}
+	}
+	return *t
+}
+
+func (e *Engine) runNode(c *Ctx, st *step, sc *scope) (res []common.Value, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("internal error: %v\n%s", r, firstFrames(debug.Stack()))
+		}
+	}()
+	n := st.node
+	if st.k.value != nil {
+		in := make([]common.Value, len(n.Inputs))
+		for i, name := range n.Inputs {
+			if name == "" {
+				continue
+			}
+			v, ok := sc.lookup(name)
+			if !ok {
+				return nil, fmt.Errorf("input %q has no value", name)
+			}
+			in[i] = v
+		}
+		return st.k.value(c, n, in)
+	}
+	in := make([]*common.Tensor, len(n.Inputs))
+	for i, name := range n.Inputs {
+		if name == "" {
+			continue
+		}
+		v, ok := sc.lookup(name)
+		if !ok {
+			return nil, fmt.Errorf("input %q has no value", name)
+		}
+		t, isT := v.(*common.Tensor)
+		if !isT {
+			if o, isOpt := v.(*common.Optional); isOpt {
+				if o.Value == nil {
+					continue
+				}
+				if t, isT = o.Value.(*common.Tensor); isT {
+					in[i] = t
+					continue
+				}
+			}
+			return nil, fmt.Errorf("%w: input %q is a %s, not a tensor", common.ErrShape, name, common.KindOf(v))
+		}
+		in[i] = t
+	}
+	out, err := st.k.tensor(c, n, in)
+	if err != nil {
+		return nil, err
+	}
+	res = make([]common.Value, len(out))
+	for i, t := range out {
+		if t != nil {
+			res[i] = t
+		}
+	}
+	return res, nil
+}
+
+// firstFrames keeps the panic's location, not the whole stack.
+func firstFrames(stack []byte) string {
+	lines := 0
+	for i, b := range stack {
+		if b == '\n' {
+			lines++
+			if lines == 12 {
+				return string(stack[:i])
+			}
+		}
+	}
+	return string(stack)
+}
