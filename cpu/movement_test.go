@@ -374,7 +374,7 @@ func TestMovementParallelMatchesSerial(t *testing.T) {
 	}{
 		{mvNode("Transpose", 13, 1, aInts("perm", 2, 0, 1)), nil},
 		{mvNode("Transpose", 13, 1, aInts("perm", 0, 2, 1)), nil},
-		{mvNode("Slice", 13, 1), []*common.Tensor{i64s(-1, 3), i64s(-1 << 62, 299), i64s(0, 1), i64s(-1, 2)}},
+		{mvNode("Slice", 13, 1), []*common.Tensor{i64s(-1, 3), i64s(-1<<62, 299), i64s(0, 1), i64s(-1, 2)}},
 		{mvNode("Pad", 19, 1, aStr("mode", "reflect")), []*common.Tensor{i64s(1, 2, 3, 4, 5, 6)}},
 		{mvNode("Tile", 13, 1), []*common.Tensor{i64s(1, 2, 3)}},
 	} {
