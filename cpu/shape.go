@@ -528,6 +528,9 @@ func eyeLikeKernel(c *Ctx, n *common.Node, in []*common.Tensor) ([]*common.Tenso
 	if err != nil {
 		return nil, err
 	}
+	if out.Len() == 0 {
+		return []*common.Tensor{out}, nil
+	}
 	one, err := mvScalarOf(n, d, 1)
 	if err != nil {
 		return nil, err
