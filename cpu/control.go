@@ -509,6 +509,9 @@ func scan8(c *Ctx, n *common.Node, body *common.Graph, in []common.Value) ([]com
 	state := make([]common.Value, nState)
 	scanIn := make([]*common.Tensor, nScanIn)
 	for b := 0; b < batch; b++ {
+		if err := c.Err(); err != nil {
+			return nil, err
+		}
 		for i := 0; i < nState; i++ {
 			state[i] = sliceAxis(tensors[i], 0, b)
 		}
