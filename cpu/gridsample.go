@@ -211,9 +211,6 @@ func gridSample[T normFloat](c *Ctx, out, x []T, grid []float32, s *gsSetup) {
 					bl, bh = -0.5, float64(L)-0.5
 				}
 				fv := float64(v)
-				if math.IsNaN(fv) {
-					fv = bl - 1e9 // reads padding
-				}
 				if fv < bl || fv > bh {
 					switch s.pad {
 					case gsBorder:
@@ -225,6 +222,9 @@ func gridSample[T normFloat](c *Ctx, out, x []T, grid []float32, s *gsSetup) {
 				// Far outside (zeros padding) every tap reads zero; keep
 				// the index arithmetic in range.
 				fv = math.Max(-4, math.Min(fv, float64(L)+4))
+				if math.IsNaN(fv) {
+					fv = -4
+				}
 				cnt[a] = s.taps(fv, L, bl, bh, &idx[a], &wt[a])
 			}
 			// Combine the per-axis taps into flat offsets and weights.

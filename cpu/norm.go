@@ -313,11 +313,11 @@ func instanceNormKernel(c *Ctx, n *common.Node, in []*common.Tensor) ([]*common.
 	if err != nil {
 		return nil, err
 	}
-	groupScale := func(nc int) (float64, float64) { return scale[nc%ch], bias[nc%ch] }
+	affine := func(nc, _ int) (float64, float64) { return scale[nc%ch], bias[nc%ch] }
 	if xd.f64 != nil {
-		normGroups(c, od.f64, xd.f64, nb*ch, sp, eps, 1, func(g, _ int) (float64, float64) { return groupScale(g) })
+		normGroups(c, od.f64, xd.f64, nb*ch, sp, eps, 1, affine)
 	} else {
-		normGroups(c, od.f32, xd.f32, nb*ch, sp, eps, 1, func(g, _ int) (float64, float64) { return groupScale(g) })
+		normGroups(c, od.f32, xd.f32, nb*ch, sp, eps, 1, affine)
 	}
 	return []*common.Tensor{od.tensor(x.Shape())}, nil
 }

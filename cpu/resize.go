@@ -37,8 +37,8 @@ type rsOpts struct {
 // outside[j] is set it is the extrapolation value instead.
 type rsAxis struct {
 	in, out  int
-	start    []int32
-	idx      []int32
+	start    []int
+	idx      []int
 	w        []float64
 	outside  []bool
 	identity bool
@@ -383,7 +383,7 @@ func rsKeys(d, A float64) float64 {
 
 // rsPlan computes the source taps of every output position of one axis.
 func rsPlan(in, out int, scale, outW, lo, hi float64, o rsOpts) (*rsAxis, error) {
-	p := &rsAxis{in: in, out: out, start: make([]int32, out+1)}
+	p := &rsAxis{in: in, out: out, start: make([]int, out+1)}
 	if in == 0 {
 		p.identity = out == 0
 		return p, nil
@@ -408,7 +408,7 @@ func rsPlan(in, out int, scale, outW, lo, hi float64, o rsOpts) (*rsAxis, error)
 		k = int(kf)
 	}
 	coef := make([]float64, 2*k)
-	p.idx = make([]int32, 0, out*min(2*k, in))
+	p.idx = make([]int, 0, out*min(2*k, in))
 	p.w = make([]float64, 0, out*min(2*k, in))
 	identity := out == in
 	for j := 0; j < out; j++ {
@@ -419,7 +419,7 @@ func rsPlan(in, out int, scale, outW, lo, hi float64, o rsOpts) (*rsAxis, error)
 			}
 			p.outside[j] = true
 			identity = false
-			p.start[j+1] = int32(len(p.idx))
+			p.start[j+1] = len(p.idx)
 			continue
 		}
 		// Keep the coordinate in a range where indices cannot overflow;
@@ -453,9 +453,9 @@ func rsPlan(in, out int, scale, outW, lo, hi float64, o rsOpts) (*rsAxis, error)
 				}
 			}
 			s = min(max(s, 0), in-1)
-			p.idx = append(p.idx, int32(s))
+			p.idx = append(p.idx, s)
 			p.w = append(p.w, 1)
-			p.start[j+1] = int32(len(p.idx))
+			p.start[j+1] = len(p.idx)
 			identity = identity && s == j
 			continue
 		}
@@ -499,7 +499,7 @@ func rsPlan(in, out int, scale, outW, lo, hi float64, o rsOpts) (*rsAxis, error)
 			if w == 0 {
 				continue
 			}
-			s := int32(min(max(b+t-k+1, 0), in-1))
+			s := min(max(b+t-k+1, 0), in-1)
 			if l := len(p.idx); l > first && p.idx[l-1] == s {
 				p.w[l-1] += w
 				continue
@@ -507,9 +507,9 @@ func rsPlan(in, out int, scale, outW, lo, hi float64, o rsOpts) (*rsAxis, error)
 			p.idx = append(p.idx, s)
 			p.w = append(p.w, w)
 		}
-		p.start[j+1] = int32(len(p.idx))
+		p.start[j+1] = len(p.idx)
 		n := len(p.idx) - first
-		identity = identity && (n == 1 && p.idx[first] == int32(j) && p.w[first] == 1)
+		identity = identity && (n == 1 && p.idx[first] == j && p.w[first] == 1)
 	}
 	p.identity = identity
 	return p, nil
@@ -539,11 +539,11 @@ func rsPass[T normFloat](c *Ctx, dst, src []T, outer, inner int, p *rsAxis, w []
 				continue
 			}
 			base := o * p.in * inner
-			t0, t1 := int(p.start[j]), int(p.start[j+1])
+			t0, t1 := p.start[j], p.start[j+1]
 			if inner == 1 {
 				var s T
 				for t := t0; t < t1; t++ {
-					s += w[t] * src[base+int(p.idx[t])]
+					s += w[t] * src[base+p.idx[t]]
 				}
 				d[0] = s
 				continue
@@ -552,7 +552,7 @@ func rsPass[T normFloat](c *Ctx, dst, src []T, outer, inner int, p *rsAxis, w []
 				clear(d)
 				continue
 			}
-			row := src[base+int(p.idx[t0])*inner:]
+			row := src[base+p.idx[t0]*inner:]
 			row = row[:inner]
 			if w0 := w[t0]; w0 == 1 {
 				copy(d, row)
@@ -563,7 +563,7 @@ func rsPass[T normFloat](c *Ctx, dst, src []T, outer, inner int, p *rsAxis, w []
 			}
 			for t := t0 + 1; t < t1; t++ {
 				wt := w[t]
-				row := src[base+int(p.idx[t])*inner:]
+				row := src[base+p.idx[t]*inner:]
 				row = row[:inner]
 				for i, v := range row {
 					d[i] += wt * v
