@@ -8,7 +8,7 @@ import (
 	"github.com/accel-go/accel/common"
 )
 
-func init() { reg("Einsum", ViaFloat32(einsumKernel)) }
+func init() { reg("Einsum", ViaFloat32(esKernel)) }
 
 // Labels: 'A'..'Z' are 0..25 and 'a'..'z' 26..51, so that sorting ids
 // sorts letters as ASCII does; the dims an ellipsis stands for are
@@ -179,7 +179,7 @@ func esName(l int) string {
 	return fmt.Sprintf("...[%d]", l-esEllipsis)
 }
 
-func einsumKernel(c *Ctx, n *common.Node, in []*common.Tensor) ([]*common.Tensor, error) {
+func esKernel(c *Ctx, n *common.Node, in []*common.Tensor) ([]*common.Tensor, error) {
 	eq := n.AttrString("equation", "")
 	if eq == "" {
 		return nil, fmt.Errorf("%w: %s needs an equation", common.ErrInvalidModel, n.OpType)

@@ -42,7 +42,7 @@ func init() {
 		{"ReduceLogSumExp", redLogSumExp, 18},
 		{"ReduceSumSquare", redSumSquare, 18},
 	} {
-		reg(r.op, reduceKernel(r.kind, r.from))
+		reg(r.op, rdKernel(r.kind, r.from))
 	}
 }
 
@@ -61,7 +61,7 @@ func rdFloaty(op redOp) bool {
 	return op == redL2 || op == redLogSum || op == redLogSumExp || op == redExpSum
 }
 
-func reduceKernel(op redOp, from int64) TensorKernel {
+func rdKernel(op redOp, from int64) TensorKernel {
 	return ViaFloat32(func(c *Ctx, n *common.Node, in []*common.Tensor) ([]*common.Tensor, error) {
 		x, err := need(n, in, 0)
 		if err != nil {
@@ -94,7 +94,7 @@ func reduceKernel(op redOp, from int64) TensorKernel {
 				reduced[a] = true
 			}
 		}
-		out, err := Reduce(c, n, op, x, reduced, keep)
+		out, err := rdReduce(c, n, op, x, reduced, keep)
 		if err != nil {
 			return nil, err
 		}
@@ -102,8 +102,8 @@ func reduceKernel(op redOp, from int64) TensorKernel {
 	})
 }
 
-// reduceShape is the output shape of reducing shape over the marked axes.
-func reduceShape(shape common.Shape, reduced []bool, keep bool) common.Shape {
+// rdOutShape is the output shape of reducing shape over the marked axes.
+func rdOutShape(shape common.Shape, reduced []bool, keep bool) common.Shape {
 	out := make(common.Shape, 0, len(shape))
 	for i, d := range shape {
 		switch {
@@ -116,18 +116,18 @@ func reduceShape(shape common.Shape, reduced []bool, keep bool) common.Shape {
 	return out
 }
 
-// Reduce applies reduction op to x over the axes marked in reduced
+// rdReduce applies reduction op to x over the axes marked in reduced
 // (len(reduced) == x.Rank()), keeping reduced axes as size 1 when keep is
 // set. With no axis marked it applies the op to each element alone.
-func Reduce(c *Ctx, n *common.Node, op redOp, x *common.Tensor, reduced []bool, keep bool) (*common.Tensor, error) {
+func rdReduce(c *Ctx, n *common.Node, op redOp, x *common.Tensor, reduced []bool, keep bool) (*common.Tensor, error) {
 	shape := x.Shape()
-	outShape := reduceShape(shape, reduced, keep)
+	outShape := rdOutShape(shape, reduced, keep)
 	g := rdGroups(shape, reduced)
 	switch s := x.Raw().(type) {
 	case []float32:
-		return common.NewTensor(outShape, reduceT[float32, float64](c, op, s, g)), nil
+		return common.NewTensor(outShape, rdReduceT[float32, float64](c, op, s, g)), nil
 	case []float64:
-		return common.NewTensor(outShape, reduceT[float64, float64](c, op, s, g)), nil
+		return common.NewTensor(outShape, rdReduceT[float64, float64](c, op, s, g)), nil
 	case []int8:
 		return common.NewTensor(outShape, rdSigned(c, op, s, g)), nil
 	case []int16:
@@ -154,7 +154,7 @@ func Reduce(c *Ctx, n *common.Node, op redOp, x *common.Tensor, reduced []bool, 
 				u[i] = 1
 			}
 		}
-		r := reduceT[uint8, uint64](c, op, u, g)
+		r := rdReduceT[uint8, uint64](c, op, u, g)
 		b := make([]bool, len(r))
 		for i, v := range r {
 			b[i] = v != 0
@@ -166,16 +166,16 @@ func Reduce(c *Ctx, n *common.Node, op redOp, x *common.Tensor, reduced []bool, 
 
 func rdSigned[T int8 | int16 | int32 | int64](c *Ctx, op redOp, s []T, g rdLayout) []T {
 	if rdFloaty(op) {
-		return reduceT[T, float64](c, op, s, g)
+		return rdReduceT[T, float64](c, op, s, g)
 	}
-	return reduceT[T, int64](c, op, s, g)
+	return rdReduceT[T, int64](c, op, s, g)
 }
 
 func rdUnsigned[T uint8 | uint16 | uint32 | uint64](c *Ctx, op redOp, s []T, g rdLayout) []T {
 	if rdFloaty(op) {
-		return reduceT[T, float64](c, op, s, g)
+		return rdReduceT[T, float64](c, op, s, g)
 	}
-	return reduceT[T, uint64](c, op, s, g)
+	return rdReduceT[T, uint64](c, op, s, g)
 }
 
 // rdLayout is a reduction's iteration plan: the input's dims with size-1
@@ -293,8 +293,8 @@ func rdHighest[T rdNum]() T {
 	return T(v)
 }
 
-// reduceT runs the reduction and returns the output elements.
-func reduceT[T rdNum, A rdAcc](c *Ctx, op redOp, xs []T, l rdLayout) []T {
+// rdReduceT runs the reduction and returns the output elements.
+func rdReduceT[T rdNum, A rdAcc](c *Ctx, op redOp, xs []T, l rdLayout) []T {
 	out := make([]T, l.outLen)
 	if l.outLen == 0 {
 		return out
@@ -330,7 +330,7 @@ func reduceT[T rdNum, A rdAcc](c *Ctx, op redOp, xs []T, l rdLayout) []T {
 		switch op {
 		case redMean:
 			if l.count == 0 {
-				if isFloatAcc(s) {
+				if rdIsFloatAcc(s) {
 					s = A(math.NaN()) // 0/0
 				}
 			} else {
@@ -346,8 +346,8 @@ func reduceT[T rdNum, A rdAcc](c *Ctx, op redOp, xs []T, l rdLayout) []T {
 	return out
 }
 
-// isFloatAcc reports whether the accumulator type is float64.
-func isFloatAcc[A rdAcc](A) bool {
+// rdIsFloatAcc reports whether the accumulator type is float64.
+func rdIsFloatAcc[A rdAcc](A) bool {
 	var z A
 	_, ok := any(z).(float64)
 	return ok
@@ -538,8 +538,8 @@ func rdVec[T rdNum, A rdAcc](op redOp, acc []A, xs []T, shift []A) {
 	}
 }
 
-// errEmptyAxis is the error for a kernel that needs at least one element
+// rdErrEmptyAxis is the error for a kernel that needs at least one element
 // along its axis.
-func errEmptyAxis(n *common.Node, axis int, shape common.Shape) error {
+func rdErrEmptyAxis(n *common.Node, axis int, shape common.Shape) error {
 	return fmt.Errorf("%w: %s: axis %d of %v is empty", common.ErrShape, n.OpType, axis, shape)
 }

@@ -5,12 +5,12 @@ import (
 )
 
 func init() {
-	reg("ArgMax", ViaFloat32(argKernel(true)))
-	reg("ArgMin", ViaFloat32(argKernel(false)))
+	reg("ArgMax", ViaFloat32(rdArgKernel(true)))
+	reg("ArgMin", ViaFloat32(rdArgKernel(false)))
 }
 
-// axisSplit returns the sizes of the dims before, at and after axis.
-func axisSplit(shape common.Shape, axis int) (outer, r, inner int) {
+// rdAxisSplit returns the sizes of the dims before, at and after axis.
+func rdAxisSplit(shape common.Shape, axis int) (outer, r, inner int) {
 	outer, inner = 1, 1
 	for i, d := range shape {
 		switch {
@@ -23,7 +23,7 @@ func axisSplit(shape common.Shape, axis int) (outer, r, inner int) {
 	return outer, shape[axis], inner
 }
 
-func argKernel(isMax bool) TensorKernel {
+func rdArgKernel(isMax bool) TensorKernel {
 	return func(c *Ctx, n *common.Node, in []*common.Tensor) ([]*common.Tensor, error) {
 		x, err := need(n, in, 0)
 		if err != nil {
@@ -44,38 +44,38 @@ func argKernel(isMax bool) TensorKernel {
 		keep := n.AttrInt("keepdims", 1) != 0
 		last := n.AttrInt("select_last_index", 0) != 0
 		shape := x.Shape()
-		outer, r, inner := axisSplit(shape, axis)
+		outer, r, inner := rdAxisSplit(shape, axis)
 		red := make([]bool, rank)
 		red[axis] = true
-		outShape := reduceShape(shape, red, keep)
+		outShape := rdOutShape(shape, red, keep)
 		if outer*inner == 0 {
 			return []*common.Tensor{common.Zeros(common.Int64, outShape)}, nil
 		}
 		if r == 0 {
-			return nil, errEmptyAxis(n, axis, shape)
+			return nil, rdErrEmptyAxis(n, axis, shape)
 		}
 		idx := make([]int64, outer*inner)
 		switch s := x.Raw().(type) {
 		case []float32:
-			argT(c, s, idx, outer, r, inner, isMax, last)
+			rdArgT(c, s, idx, outer, r, inner, isMax, last)
 		case []float64:
-			argT(c, s, idx, outer, r, inner, isMax, last)
+			rdArgT(c, s, idx, outer, r, inner, isMax, last)
 		case []int8:
-			argT(c, s, idx, outer, r, inner, isMax, last)
+			rdArgT(c, s, idx, outer, r, inner, isMax, last)
 		case []int16:
-			argT(c, s, idx, outer, r, inner, isMax, last)
+			rdArgT(c, s, idx, outer, r, inner, isMax, last)
 		case []int32:
-			argT(c, s, idx, outer, r, inner, isMax, last)
+			rdArgT(c, s, idx, outer, r, inner, isMax, last)
 		case []int64:
-			argT(c, s, idx, outer, r, inner, isMax, last)
+			rdArgT(c, s, idx, outer, r, inner, isMax, last)
 		case []uint8:
-			argT(c, s, idx, outer, r, inner, isMax, last)
+			rdArgT(c, s, idx, outer, r, inner, isMax, last)
 		case []uint16:
-			argT(c, s, idx, outer, r, inner, isMax, last)
+			rdArgT(c, s, idx, outer, r, inner, isMax, last)
 		case []uint32:
-			argT(c, s, idx, outer, r, inner, isMax, last)
+			rdArgT(c, s, idx, outer, r, inner, isMax, last)
 		case []uint64:
-			argT(c, s, idx, outer, r, inner, isMax, last)
+			rdArgT(c, s, idx, outer, r, inner, isMax, last)
 		default:
 			return nil, unsupportedType(n, x.DType())
 		}
@@ -83,10 +83,10 @@ func argKernel(isMax bool) TensorKernel {
 	}
 }
 
-// argBetter reports whether v should replace the current best b. NaN wins
+// rdBetter reports whether v should replace the current best b. NaN wins
 // over numbers (as numpy's argmax/argmin pick the first NaN); ties win
 // only when the last index is wanted.
-func argBetter[T rdNum](v, b T, isMax, last bool) bool {
+func rdBetter[T rdNum](v, b T, isMax, last bool) bool {
 	if v != v {
 		return b == b || last
 	}
@@ -102,7 +102,7 @@ func argBetter[T rdNum](v, b T, isMax, last bool) bool {
 	return v < b
 }
 
-func argT[T rdNum](c *Ctx, xs []T, idx []int64, outer, r, inner int, isMax, last bool) {
+func rdArgT[T rdNum](c *Ctx, xs []T, idx []int64, outer, r, inner int, isMax, last bool) {
 	if inner == 1 {
 		c.Parallel(outer, max(1, (1<<14)/r), func(lo, hi int) {
 			for o := lo; o < hi; o++ {
@@ -110,7 +110,7 @@ func argT[T rdNum](c *Ctx, xs []T, idx []int64, outer, r, inner int, isMax, last
 				bi := 0
 				b := row[0]
 				for j := 1; j < len(row); j++ {
-					if argBetter(row[j], b, isMax, last) {
+					if rdBetter(row[j], b, isMax, last) {
 						b, bi = row[j], j
 					}
 				}
@@ -134,7 +134,7 @@ func argT[T rdNum](c *Ctx, xs []T, idx []int64, outer, r, inner int, isMax, last
 				blk := xs[base+j*inner+i : base+j*inner+end]
 				for k, v := range blk {
 					b := xs[base+int(dst[k])*inner+i+k]
-					if argBetter(v, b, isMax, last) {
+					if rdBetter(v, b, isMax, last) {
 						dst[k] = int64(j)
 					}
 				}

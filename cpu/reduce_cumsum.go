@@ -6,12 +6,12 @@ import (
 	"github.com/accel-go/accel/common"
 )
 
-func init() { reg("CumSum", ViaFloat32(cumSumKernel)) }
+func init() { reg("CumSum", ViaFloat32(rdCumSumKernel)) }
 
-// cumSumKernel is the running sum along an axis (input 1, any integer
+// rdCumSumKernel is the running sum along an axis (input 1, any integer
 // type), optionally exclusive (each output leaves out its own element)
 // and reversed (summing from the end).
-func cumSumKernel(c *Ctx, n *common.Node, in []*common.Tensor) ([]*common.Tensor, error) {
+func rdCumSumKernel(c *Ctx, n *common.Node, in []*common.Tensor) ([]*common.Tensor, error) {
 	x, err := need(n, in, 0)
 	if err != nil {
 		return nil, err
@@ -32,29 +32,29 @@ func cumSumKernel(c *Ctx, n *common.Node, in []*common.Tensor) ([]*common.Tensor
 	}
 	excl := n.AttrInt("exclusive", 0) != 0
 	rev := n.AttrInt("reverse", 0) != 0
-	outer, r, inner := axisSplit(x.Shape(), axis)
+	outer, r, inner := rdAxisSplit(x.Shape(), axis)
 	var out any
 	switch s := x.Raw().(type) {
 	case []float32:
-		out = cumSumT(c, s, outer, r, inner, excl, rev)
+		out = rdCumSumT(c, s, outer, r, inner, excl, rev)
 	case []float64:
-		out = cumSumT(c, s, outer, r, inner, excl, rev)
+		out = rdCumSumT(c, s, outer, r, inner, excl, rev)
 	case []int8:
-		out = cumSumT(c, s, outer, r, inner, excl, rev)
+		out = rdCumSumT(c, s, outer, r, inner, excl, rev)
 	case []int16:
-		out = cumSumT(c, s, outer, r, inner, excl, rev)
+		out = rdCumSumT(c, s, outer, r, inner, excl, rev)
 	case []int32:
-		out = cumSumT(c, s, outer, r, inner, excl, rev)
+		out = rdCumSumT(c, s, outer, r, inner, excl, rev)
 	case []int64:
-		out = cumSumT(c, s, outer, r, inner, excl, rev)
+		out = rdCumSumT(c, s, outer, r, inner, excl, rev)
 	case []uint8:
-		out = cumSumT(c, s, outer, r, inner, excl, rev)
+		out = rdCumSumT(c, s, outer, r, inner, excl, rev)
 	case []uint16:
-		out = cumSumT(c, s, outer, r, inner, excl, rev)
+		out = rdCumSumT(c, s, outer, r, inner, excl, rev)
 	case []uint32:
-		out = cumSumT(c, s, outer, r, inner, excl, rev)
+		out = rdCumSumT(c, s, outer, r, inner, excl, rev)
 	case []uint64:
-		out = cumSumT(c, s, outer, r, inner, excl, rev)
+		out = rdCumSumT(c, s, outer, r, inner, excl, rev)
 	default:
 		return nil, unsupportedType(n, x.DType())
 	}
@@ -65,7 +65,7 @@ func cumSumKernel(c *Ctx, n *common.Node, in []*common.Tensor) ([]*common.Tensor
 	return []*common.Tensor{t}, nil
 }
 
-func cumSumT[T rdNum](c *Ctx, xs []T, outer, r, inner int, excl, rev bool) []T {
+func rdCumSumT[T rdNum](c *Ctx, xs []T, outer, r, inner int, excl, rev bool) []T {
 	ys := make([]T, len(xs))
 	if len(xs) == 0 {
 		return ys

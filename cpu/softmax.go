@@ -19,17 +19,17 @@ const (
 )
 
 func init() {
-	reg("Softmax", ViaFloat32(softmaxKernel(smSoftmax)))
-	reg("LogSoftmax", ViaFloat32(softmaxKernel(smLogSoftmax)))
-	reg("Hardmax", ViaFloat32(softmaxKernel(smHardmax)))
-	reg("LpNormalization", ViaFloat32(lpNormKernel))
+	reg("Softmax", ViaFloat32(smKernel(smSoftmax)))
+	reg("LogSoftmax", ViaFloat32(smKernel(smLogSoftmax)))
+	reg("Hardmax", ViaFloat32(smKernel(smHardmax)))
+	reg("LpNormalization", ViaFloat32(smLpNormKernel))
 }
 
-// softmaxKernel handles Softmax, LogSoftmax and Hardmax. Before opset 13
+// smKernel handles Softmax, LogSoftmax and Hardmax. Before opset 13
 // the input is coerced to 2-D at axis (default 1) and each row of the
 // flattened tail is normalised; from 13 on the normalisation runs over the
 // one axis (default -1).
-func softmaxKernel(mode smMode) TensorKernel {
+func smKernel(mode smMode) TensorKernel {
 	return func(c *Ctx, n *common.Node, in []*common.Tensor) ([]*common.Tensor, error) {
 		x, err := need(n, in, 0)
 		if err != nil {
@@ -62,9 +62,9 @@ func softmaxKernel(mode smMode) TensorKernel {
 			if err != nil {
 				return nil, err
 			}
-			outer, r, inner = axisSplit(shape, axis)
+			outer, r, inner = rdAxisSplit(shape, axis)
 		}
-		out, err := normalize(c, n, mode, x, outer, r, inner)
+		out, err := smNormalize(c, n, mode, x, outer, r, inner)
 		if err != nil {
 			return nil, err
 		}
@@ -72,7 +72,7 @@ func softmaxKernel(mode smMode) TensorKernel {
 	}
 }
 
-func lpNormKernel(c *Ctx, n *common.Node, in []*common.Tensor) ([]*common.Tensor, error) {
+func smLpNormKernel(c *Ctx, n *common.Node, in []*common.Tensor) ([]*common.Tensor, error) {
 	x, err := need(n, in, 0)
 	if err != nil {
 		return nil, err
@@ -93,15 +93,15 @@ func lpNormKernel(c *Ctx, n *common.Node, in []*common.Tensor) ([]*common.Tensor
 	default:
 		return nil, fmt.Errorf("%w: %s: p must be 1 or 2, got %d", common.ErrInvalidModel, n.OpType, p)
 	}
-	outer, r, inner := axisSplit(x.Shape(), axis)
-	out, err := normalize(c, n, mode, x, outer, r, inner)
+	outer, r, inner := rdAxisSplit(x.Shape(), axis)
+	out, err := smNormalize(c, n, mode, x, outer, r, inner)
 	if err != nil {
 		return nil, err
 	}
 	return []*common.Tensor{out}, nil
 }
 
-func normalize(c *Ctx, n *common.Node, mode smMode, x *common.Tensor, outer, r, inner int) (*common.Tensor, error) {
+func smNormalize(c *Ctx, n *common.Node, mode smMode, x *common.Tensor, outer, r, inner int) (*common.Tensor, error) {
 	switch s := x.Raw().(type) {
 	case []float32:
 		out := make([]float32, len(s))
@@ -172,7 +172,7 @@ func smRow[F float32 | float64](mode smMode, x, y []F) {
 	case smHardmax:
 		bi := 0
 		for j := 1; j < len(x); j++ {
-			if argBetter(x[j], x[bi], true, false) {
+			if rdBetter(x[j], x[bi], true, false) {
 				bi = j
 			}
 		}
@@ -246,7 +246,7 @@ func smBlock[F float32 | float64](mode smMode, xs, ys []F, base, r, inner, i0, i
 			x, _ := row(j)
 			for k, v := range x {
 				b := xs[base+int(m[k])*inner+i0+k]
-				if argBetter(v, b, true, false) {
+				if rdBetter(v, b, true, false) {
 					m[k] = float64(j)
 				}
 			}

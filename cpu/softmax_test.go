@@ -65,7 +65,7 @@ func TestSoftmaxFamilyMatchesNaive(t *testing.T) {
 		for axis := -3; axis < 3; axis++ {
 			a := (axis + 3) % 3
 			// Opset 13: one axis.
-			outer, r, inner := axisSplit(shape, a)
+			outer, r, inner := rdAxisSplit(shape, a)
 			out := rdMust(t, 4, rdNode(op, 13, map[string]any{"axis": axis}), xt)
 			want := smNaive(op, xf, outer, r, inner)
 			got := common.Data[float32](out[0])

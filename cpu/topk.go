@@ -7,12 +7,12 @@ import (
 	"github.com/accel-go/accel/common"
 )
 
-func init() { reg("TopK", ViaFloat32(topKKernel)) }
+func init() { reg("TopK", ViaFloat32(tkKernel)) }
 
-// topKKernel returns the k largest (or smallest) elements along an axis
+// tkKernel returns the k largest (or smallest) elements along an axis
 // and their int64 indices, best first; equal values keep the lower index
 // first. NaN counts as larger than every number.
-func topKKernel(c *Ctx, n *common.Node, in []*common.Tensor) ([]*common.Tensor, error) {
+func tkKernel(c *Ctx, n *common.Node, in []*common.Tensor) ([]*common.Tensor, error) {
 	x, err := need(n, in, 0)
 	if err != nil {
 		return nil, err
@@ -47,30 +47,30 @@ func topKKernel(c *Ctx, n *common.Node, in []*common.Tensor) ([]*common.Tensor, 
 	largest := n.AttrInt("largest", 1) != 0
 	outShape := shape.Clone()
 	outShape[axis] = int(k)
-	outer, r, inner := axisSplit(shape, axis)
+	outer, r, inner := rdAxisSplit(shape, axis)
 	idx := make([]int64, outer*int(k)*inner)
 	var vals *common.Tensor
 	switch s := x.Raw().(type) {
 	case []float32:
-		vals = common.NewTensor(outShape, topKT(c, s, idx, outer, r, inner, int(k), largest))
+		vals = common.NewTensor(outShape, tkTopK(c, s, idx, outer, r, inner, int(k), largest))
 	case []float64:
-		vals = common.NewTensor(outShape, topKT(c, s, idx, outer, r, inner, int(k), largest))
+		vals = common.NewTensor(outShape, tkTopK(c, s, idx, outer, r, inner, int(k), largest))
 	case []int8:
-		vals = common.NewTensor(outShape, topKT(c, s, idx, outer, r, inner, int(k), largest))
+		vals = common.NewTensor(outShape, tkTopK(c, s, idx, outer, r, inner, int(k), largest))
 	case []int16:
-		vals = common.NewTensor(outShape, topKT(c, s, idx, outer, r, inner, int(k), largest))
+		vals = common.NewTensor(outShape, tkTopK(c, s, idx, outer, r, inner, int(k), largest))
 	case []int32:
-		vals = common.NewTensor(outShape, topKT(c, s, idx, outer, r, inner, int(k), largest))
+		vals = common.NewTensor(outShape, tkTopK(c, s, idx, outer, r, inner, int(k), largest))
 	case []int64:
-		vals = common.NewTensor(outShape, topKT(c, s, idx, outer, r, inner, int(k), largest))
+		vals = common.NewTensor(outShape, tkTopK(c, s, idx, outer, r, inner, int(k), largest))
 	case []uint8:
-		vals = common.NewTensor(outShape, topKT(c, s, idx, outer, r, inner, int(k), largest))
+		vals = common.NewTensor(outShape, tkTopK(c, s, idx, outer, r, inner, int(k), largest))
 	case []uint16:
-		vals = common.NewTensor(outShape, topKT(c, s, idx, outer, r, inner, int(k), largest))
+		vals = common.NewTensor(outShape, tkTopK(c, s, idx, outer, r, inner, int(k), largest))
 	case []uint32:
-		vals = common.NewTensor(outShape, topKT(c, s, idx, outer, r, inner, int(k), largest))
+		vals = common.NewTensor(outShape, tkTopK(c, s, idx, outer, r, inner, int(k), largest))
 	case []uint64:
-		vals = common.NewTensor(outShape, topKT(c, s, idx, outer, r, inner, int(k), largest))
+		vals = common.NewTensor(outShape, tkTopK(c, s, idx, outer, r, inner, int(k), largest))
 	default:
 		return nil, unsupportedType(n, x.DType())
 	}
@@ -85,9 +85,9 @@ func tkGreater[T rdNum](x, y T) bool {
 	return x > y
 }
 
-// topKT fills idx and returns the values for each of the outer*inner
+// tkTopK fills idx and returns the values for each of the outer*inner
 // slices of length r (stride inner).
-func topKT[T rdNum](c *Ctx, xs []T, idx []int64, outer, r, inner, k int, largest bool) []T {
+func tkTopK[T rdNum](c *Ctx, xs []T, idx []int64, outer, r, inner, k int, largest bool) []T {
 	out := make([]T, len(idx))
 	if k == 0 || len(idx) == 0 {
 		return out

@@ -32,7 +32,7 @@ func TestTopKMatchesNaive(t *testing.T) {
 			require.Equal(t, ws, out[0].Shape())
 			require.Equal(t, ws, out[1].Shape())
 			vals, idx := common.Data[int32](out[0]), common.Data[int64](out[1])
-			outer, _, inner := axisSplit(shape, axis)
+			outer, _, inner := rdAxisSplit(shape, axis)
 			for o := 0; o < outer; o++ {
 				for i := 0; i < inner; i++ {
 					ord := make([]int, r)
