@@ -75,6 +75,9 @@ func gatherKernel(c *Ctx, n *common.Node, in []*common.Tensor) ([]*common.Tensor
 	if err != nil {
 		return nil, err
 	}
+	if out.Len() == 0 {
+		return []*common.Tensor{out}, nil
+	}
 	outer := common.Shape(x.Shape()[:axis]).Size()
 	inner := common.Shape(x.Shape()[axis+1:]).Size()
 	offs := make([]int, 0, outer*len(idx))

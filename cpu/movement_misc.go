@@ -116,6 +116,9 @@ func compressKernel(c *Ctx, n *common.Node, in []*common.Tensor) ([]*common.Tens
 	if err != nil {
 		return nil, err
 	}
+	if out.Len() == 0 {
+		return []*common.Tensor{out}, nil
+	}
 	outer := common.Shape(src.Shape()[:axis]).Size()
 	inner := common.Shape(src.Shape()[axis+1:]).Size()
 	offs := make([]int, 0, outer*len(keep))
@@ -162,6 +165,9 @@ func reverseSequenceKernel(c *Ctx, n *common.Node, in []*common.Tensor) ([]*comm
 	out, err := mvAlloc(c, n, x.DType(), x.Shape())
 	if err != nil {
 		return nil, err
+	}
+	if out.Len() == 0 {
+		return []*common.Tensor{out}, nil
 	}
 	a0, a1 := x.Shape()[0], x.Shape()[1]
 	inner := common.Shape(x.Shape()[2:]).Size()
@@ -250,8 +256,14 @@ func uniqueKernel(c *Ctx, n *common.Node, in []*common.Tensor) ([]*common.Tensor
 		return nil, err
 	}
 	dim := src.Shape()[axis]
+	if _, err := c.Check(common.Int64, common.Shape{4, dim}); err != nil {
+		return nil, err
+	}
 	outer := common.Shape(src.Shape()[:axis]).Size()
 	inner := common.Shape(src.Shape()[axis+1:]).Size()
+	if x.Len() == 0 {
+		outer, inner = 0, 0
+	}
 	// Item k is the slice src[o, k, i] for all o, i, compared in that order.
 	itemCmp := func(a, b int) int {
 		for o := 0; o < outer; o++ {

@@ -114,6 +114,9 @@ func padKernel(c *Ctx, n *common.Node, in []*common.Tensor) ([]*common.Tensor, e
 	if err != nil {
 		return nil, err
 	}
+	if out.Len() == 0 {
+		return []*common.Tensor{out}, nil
+	}
 	for a := 0; a < r; a++ {
 		d := int64(x.Shape()[a])
 		b, e := begin[a], end[a]

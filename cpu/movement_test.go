@@ -387,3 +387,32 @@ func TestMovementParallelMatchesSerial(t *testing.T) {
 		require.Equal(t, common.Data[float32](a[0]), common.Data[float32](b[0]), tc.n.OpType)
 	}
 }
+
+func TestMovementHugeEmptyDims(t *testing.T) {
+	// Zero-element tensors whose other dims are huge must not make any
+	// kernel loop over or allocate for those dims.
+	big := 1 << 40
+	x := common.Zeros(common.Float32, common.Shape{big, 0, big})
+	small := mvCtx(2, common.Limits{TensorElements: 1 << 20})
+	for _, tc := range []struct {
+		n  *common.Node
+		in []*common.Tensor
+	}{
+		{mvNode("Gather", 13, 1, aInt("axis", 2)), []*common.Tensor{x, i64s(0, 1, 2)}},
+		{mvNode("Transpose", 13, 1), []*common.Tensor{x}},
+		{mvNode("Slice", 13, 1), []*common.Tensor{x, i64s(1), i64s(-1), i64s(2)}},
+		{mvNode("Pad", 13, 1), []*common.Tensor{x, i64s(1, 0, 0, 1, 0, 0)}},
+		{mvNode("Compress", 11, 1, aInt("axis", 0)), []*common.Tensor{x, common.NewTensor(common.Shape{2}, []bool{true, true})}},
+		{mvNode("Trilu", 14, 1), []*common.Tensor{x}},
+		{mvNode("Concat", 13, 1, aInt("axis", 1)), []*common.Tensor{x, x}},
+		{mvNode("Split", 18, 2, aInt("axis", 1)), []*common.Tensor{x}},
+		{mvNode("EyeLike", 9, 1), []*common.Tensor{common.Zeros(common.Float32, common.Shape{big, 0})}},
+		{mvNode("ReverseSequence", 10, 1, aInt("batch_axis", 0), aInt("time_axis", 1)), []*common.Tensor{common.Zeros(common.Float32, common.Shape{1, big, 0}), i64s(0)}},
+	} {
+		out, err := mvCallCtx(small, tc.n, tc.in...)
+		require.NoError(t, err, tc.n.OpType)
+		require.Equal(t, 0, out[0].Len(), tc.n.OpType)
+	}
+	_, err := mvCallCtx(small, mvNode("Unique", 11, 4, aInt("axis", 0)), x)
+	require.ErrorIs(t, err, common.ErrLimit)
+}

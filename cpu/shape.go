@@ -54,14 +54,11 @@ func dropoutKernel(c *Ctx, n *common.Node, in []*common.Tensor) ([]*common.Tenso
 			}
 			ratio = r.Float(0)
 		}
-		if ratio < 0 || ratio >= 1 || math.IsNaN(ratio) {
-			return nil, fmt.Errorf("%w: Dropout ratio %v is not in [0, 1)", common.ErrInvalidModel, ratio)
-		}
 		if tm := opt(in, 2); tm != nil {
 			if tm.Len() != 1 || tm.DType() != common.Bool {
 				return nil, fmt.Errorf("%w: Dropout training_mode must be one bool, got %v%v", common.ErrShape, tm.DType(), tm.Shape())
 			}
-			if common.Data[bool](tm)[0] && ratio > 0 {
+			if common.Data[bool](tm)[0] && (ratio != 0 || math.IsNaN(ratio)) {
 				return nil, &common.UnsupportedError{Op: n.OpType, Domain: n.Domain, Opset: n.Opset, Backend: Name, Node: n.Name,
 					Reason: fmt.Sprintf("training mode with ratio %v (random dropout)", ratio)}
 			}
@@ -322,7 +319,7 @@ func squeezeKernel(c *Ctx, n *common.Node, in []*common.Tensor) ([]*common.Tenso
 		return nil, err
 	}
 	drop := make([]bool, x.Rank())
-	if given {
+	if given && len(axes) > 0 {
 		ax, err := normAxes(n, axes, x.Rank())
 		if err != nil {
 			return nil, err
@@ -527,6 +524,9 @@ func eyeLikeKernel(c *Ctx, n *common.Node, in []*common.Tensor) ([]*common.Tenso
 	out, err := mvAlloc(c, n, d, x.Shape())
 	if err != nil {
 		return nil, err
+	}
+	if out.Len() == 0 {
+		return []*common.Tensor{out}, nil
 	}
 	one, err := mvScalarOf(n, d, 1)
 	if err != nil {
