@@ -197,6 +197,16 @@ func matMulIntegerKernel(c *Ctx, n *common.Node, in []*common.Tensor) ([]*common
 	if bzp, err = qFitParam(n, "b_zero_point", bzp, b.Shape(), false); err != nil {
 		return nil, err
 	}
+	if azp != nil {
+		if _, err := qOutParam(n, "a_zero_point", azp, p, true); err != nil {
+			return nil, err
+		}
+	}
+	if bzp != nil {
+		if _, err := qOutParam(n, "b_zero_point", bzp, p, false); err != nil {
+			return nil, err
+		}
+	}
 	out, err := c.Alloc(common.Int32, p.out)
 	if err != nil {
 		return nil, err
