@@ -38,6 +38,16 @@ step "tests: the other packages, default build"
 others=$(go list ./... | grep -v -e '/common' -e '/cpu$' || true)
 [ -z "$others" ] || go test -count=1 $others
 
+step "ONNX Runtime for the ort tests"
+if lib=$(./scripts/fetch-onnxruntime.sh); then
+  export ACCEL_ORT_LIB="$lib"
+  echo "using $lib"
+elif [ -n "${CI:-}" ]; then
+  echo "could not fetch ONNX Runtime under CI" >&2; exit 1
+else
+  echo "ONNX Runtime not fetched: the ort tests will skip"
+fi
+
 step "tests: all tags"
 go test -count=1 -tags "$ALL_TAGS" $(go list -tags "$ALL_TAGS" ./... | grep -v -e '/common' -e '/cpu$')
 
