@@ -4,8 +4,8 @@ package ort_test
 
 import (
 	"context"
-	"fmt"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"

@@ -250,7 +250,10 @@ func (r *rewrite) outputs(vals []ortgo.Value) (map[string]*common.Tensor, error)
 	return res, nil
 }
 
-func copyOut[T common.Elem](v ortgo.Value, shape common.Shape) (*common.Tensor, bool, error) {
+func copyOut[T interface {
+	common.Elem
+	ortgo.TensorData
+}](v ortgo.Value, shape common.Shape) (*common.Tensor, bool, error) {
 	tv, ok := v.(*ortgo.Tensor[T])
 	if !ok {
 		return nil, false, nil

@@ -81,8 +81,21 @@ func cmdInspect(args []string, stdout, stderr io.Writer) error {
 		}
 		sizes[name] = n
 	}
+	var assumed []string
+	for _, in := range g.Inputs {
+		for _, d := range in.Type.Dims {
+			if _, set := sizes[d.Param]; d.Param != "" && !set {
+				sizes[d.Param] = 1
+				assumed = append(assumed, d.Param+"=1")
+			}
+		}
+	}
 	flops, covered := graph.EstimateFLOPs(m, sizes)
-	fmt.Fprintf(stdout, "flops:     %s (estimated over %d of %d nodes with known shapes)\n", humanCount(flops), covered, len(g.Nodes))
+	note := ""
+	if len(assumed) > 0 {
+		note = ", with " + strings.Join(assumed, " ") + " (set with --dim)"
+	}
+	fmt.Fprintf(stdout, "flops:     %s (estimated over %d of %d nodes with known shapes%s)\n", humanCount(flops), covered, len(g.Nodes), note)
 	if *backend == "" {
 		return nil
 	}

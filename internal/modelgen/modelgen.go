@@ -120,7 +120,7 @@ func MLP() ([]byte, error) {
 	h = g.b.Node("Gemm", []string{h, g.weight("w", 0.2, 128, 10), g.weight("b", 0.1, 10)})
 	y := g.b.Node("Softmax", []string{h}, onnx.Int("axis", 1))
 	g.b.OutputShape(y, common.Float32, "batch", 10)
-	return g.b.Bytes()
+	return g.b.Encode()
 }
 
 // CNN is a small residual convnet over 3x32x32 images.
@@ -135,7 +135,7 @@ func CNN() ([]byte, error) {
 	y = g.conv(y, 16, 32, 3, 2, 1, false, "relu")
 	y = g.head(y, 32, 10)
 	g.b.OutputShape(y, common.Float32, "batch", 10)
-	return g.b.Bytes()
+	return g.b.Encode()
 }
 
 // LSTM reads a (seq, batch, 16) sequence and classifies its last state.
@@ -151,7 +151,7 @@ func LSTM() ([]byte, error) {
 	y := g.b.Node("Gemm", []string{h, g.weight("fc", 0.2, hidden, 5), g.weight("fcb", 0.1, 5)})
 	g.b.OutputShape(y, common.Float32, "batch", 5)
 	g.b.OutputShape(outs[0], common.Float32, 12, 1, "batch", hidden)
-	return g.b.Bytes()
+	return g.b.Encode()
 }
 
 // Attention is one pre-norm transformer encoder block over (batch, 16, 64)
@@ -188,7 +188,7 @@ func Attention() ([]byte, error) {
 	e = g.b.Node("Mul", []string{g.b.Node("Mul", []string{m, g.b.Node("Add", []string{e, g.scalar(1)})}), g.scalar(0.5)})
 	y := g.b.Node("Add", []string{x2, proj(e, 4*d, d)})
 	g.b.OutputShape(y, common.Float32, "batch", seq, d)
-	return g.b.Bytes()
+	return g.b.Encode()
 }
 
 // ResNet18 is the ResNet-18 architecture (basic blocks 2-2-2-2) with
@@ -217,7 +217,7 @@ func ResNet18() ([]byte, error) {
 	}
 	y = g.head(y, 512, 1000)
 	g.b.OutputShape(y, common.Float32, "batch", 1000)
-	return g.b.Bytes()
+	return g.b.Encode()
 }
 
 // MobileNetV2 is the MobileNetV2 architecture (width 1.0) with random
@@ -250,5 +250,5 @@ func MobileNetV2() ([]byte, error) {
 	y = g.conv(y, c, 1280, 1, 1, 1, true, "relu6")
 	y = g.head(y, 1280, 1000)
 	g.b.OutputShape(y, common.Float32, "batch", 1000)
-	return g.b.Bytes()
+	return g.b.Encode()
 }
