@@ -69,11 +69,11 @@ func Supports(domain, op string) bool {
 // Ctx is what a kernel gets besides its node and inputs: the run's context,
 // thread pool, limits and memory accounting, and a way to run subgraphs.
 type Ctx struct {
-	ctx    context.Context
-	eng    *Engine
-	run    *runState
-	scope  *scope
-	depth  int
+	ctx   context.Context
+	eng   *Engine
+	run   *runState
+	scope *scope
+	depth int
 }
 
 // runState is shared by every Ctx of one Run (subgraphs included).
