@@ -426,3 +426,22 @@ func TestCumSum(t *testing.T) {
 	_, err = rdRun(t, 1, rdNode("CumSum", 14, nil), x, common.Scalar(float32(0)))
 	require.ErrorIs(t, err, common.ErrShape)
 }
+
+func TestReduceAllParallelMatchesSerial(t *testing.T) {
+	rng := rand.New(rand.NewSource(9))
+	x := make([]float32, 300_001)
+	for i := range x {
+		x[i] = float32(rng.Float64() + 0.5)
+	}
+	xt := common.NewTensor(common.Shape{len(x)}, x)
+	for _, op := range rdOps {
+		serial := rdMust(t, 1, rdNode(op, 18, nil), xt)
+		par := rdMust(t, 4, rdNode(op, 18, nil), xt)
+		s, p := float64(common.Data[float32](serial[0])[0]), float64(common.Data[float32](par[0])[0])
+		if op == "ReduceProd" {
+			require.Equal(t, s, p, op) // both overflow to +inf
+			continue
+		}
+		require.InDelta(t, s, p, 1e-6*math.Abs(s), op)
+	}
+}
