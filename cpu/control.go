@@ -246,13 +246,12 @@ func loopKernel(c *Ctx, n *common.Node, in []common.Value) ([]common.Value, erro
 }
 
 func scanKernel(c *Ctx, n *common.Node, in []common.Value) ([]common.Value, error) {
-	if n.Opset < 9 {
-		return nil, &common.UnsupportedError{Op: n.OpType, Domain: n.Domain, Opset: n.Opset, Backend: Name, Node: n.Name,
-			Reason: "the opset 8 form of Scan (batch axis and sequence_lens input) is not implemented; use opset 9 or later"}
-	}
 	body := n.AttrGraph("body")
 	if body == nil {
 		return nil, nodeErr(n, common.ErrInvalidModel, "has no body graph")
+	}
+	if n.Opset < 9 {
+		return scan8(c, n, body, in)
 	}
 	m64 := n.AttrInt("num_scan_inputs", -1)
 	if m64 < 1 || m64 > int64(len(in)) {
@@ -260,49 +259,28 @@ func scanKernel(c *Ctx, n *common.Node, in []common.Value) ([]common.Value, erro
 	}
 	nScanIn := int(m64)
 	nState := len(in) - nScanIn
-	if len(body.Inputs) != len(in) {
-		return nil, nodeErr(n, common.ErrInvalidModel, "body has %d inputs, want %d", len(body.Inputs), len(in))
-	}
-	nScanOut := len(body.Outputs) - nState
-	if nScanOut < 0 {
-		return nil, nodeErr(n, common.ErrInvalidModel, "body has %d outputs, fewer than the %d state values", len(body.Outputs), nState)
-	}
-	if len(n.Outputs) > nState+nScanOut {
-		return nil, nodeErr(n, common.ErrInvalidModel, "node has %d outputs, the body makes %d", len(n.Outputs), nState+nScanOut)
-	}
-	listAttr := func(name string, cnt int) ([]int64, error) {
-		v := n.AttrInts(name)
-		if v == nil {
-			return make([]int64, cnt), nil
-		}
-		if len(v) != cnt {
-			return nil, nodeErr(n, common.ErrInvalidModel, "%s has %d entries, want %d", name, len(v), cnt)
-		}
-		return v, nil
-	}
-	inAxes, err := listAttr("scan_input_axes", nScanIn)
+	sp, err := newScanPlan(n, body, nState, nScanIn)
 	if err != nil {
 		return nil, err
 	}
-	inDirs, err := listAttr("scan_input_directions", nScanIn)
+	inAxes, err := sp.listAttr("scan_input_axes", nScanIn)
 	if err != nil {
 		return nil, err
 	}
-	outAxes, err := listAttr("scan_output_axes", nScanOut)
-	if err != nil {
+	if sp.inDirs, err = sp.listAttr("scan_input_directions", nScanIn); err != nil {
 		return nil, err
 	}
-	outDirs, err := listAttr("scan_output_directions", nScanOut)
-	if err != nil {
+	if sp.outAxes, err = sp.listAttr("scan_output_axes", sp.nScanOut); err != nil {
 		return nil, err
 	}
-	for _, d := range append(append([]int64{}, inDirs...), outDirs...) {
-		if d != 0 && d != 1 {
-			return nil, nodeErr(n, common.ErrInvalidModel, "scan direction %d is not 0 or 1", d)
-		}
+	if sp.outDirs, err = sp.listAttr("scan_output_directions", sp.nScanOut); err != nil {
+		return nil, err
+	}
+	if err := sp.checkDirs(); err != nil {
+		return nil, err
 	}
 	scanIn := make([]*common.Tensor, nScanIn)
-	axes := make([]int, nScanIn)
+	sp.axes = make([]int, nScanIn)
 	seqLen := -1
 	for j := range scanIn {
 		v := in[nState+j]
@@ -318,7 +296,7 @@ func scanKernel(c *Ctx, n *common.Node, in []common.Value) ([]common.Value, erro
 			return nil, nodeErr(n, common.ErrShape, "scan input %d has %d steps along axis %d, scan input 0 has %d", j, t.Shape()[a], a, seqLen)
 		}
 		seqLen = t.Shape()[a]
-		scanIn[j], axes[j] = t, a
+		scanIn[j], sp.axes[j] = t, a
 	}
 	state := append([]common.Value(nil), in[:nState]...)
 	for i, v := range state {
@@ -326,11 +304,81 @@ func scanKernel(c *Ctx, n *common.Node, in []common.Value) ([]common.Value, erro
 			return nil, nodeErr(n, common.ErrInvalidModel, "state input %d is absent", i)
 		}
 	}
-	outs := make([]*common.Tensor, nScanOut)
-	outAxis := make([]int, nScanOut)
 	var charged int64
 	defer func() { c.Release(charged) }()
-	bodyIn := make([]common.Value, len(in))
+	outs, err := sp.run(c, state, scanIn, seqLen, &charged)
+	if err != nil {
+		return nil, err
+	}
+	res := make([]common.Value, 0, nState+sp.nScanOut)
+	res = append(res, state...)
+	for k, o := range outs {
+		if o == nil {
+			e, err := emptyScan(c, body.Outputs[nState+k], sp.outAxes[k])
+			if err != nil {
+				return nil, err
+			}
+			o = e
+		}
+		res = append(res, o)
+	}
+	return res[:len(n.Outputs)], nil
+}
+
+// scanPlan is a checked Scan: counts, axes and directions.
+type scanPlan struct {
+	n                *common.Node
+	body             *common.Graph
+	nState, nScanIn  int
+	nScanOut         int
+	axes             []int   // per scan input, normalized
+	inDirs           []int64 // per scan input
+	outAxes, outDirs []int64 // per scan output
+}
+
+func newScanPlan(n *common.Node, body *common.Graph, nState, nScanIn int) (*scanPlan, error) {
+	sp := &scanPlan{n: n, body: body, nState: nState, nScanIn: nScanIn}
+	if len(body.Inputs) != nState+nScanIn {
+		return nil, nodeErr(n, common.ErrInvalidModel, "body has %d inputs, want %d", len(body.Inputs), nState+nScanIn)
+	}
+	sp.nScanOut = len(body.Outputs) - nState
+	if sp.nScanOut < 0 {
+		return nil, nodeErr(n, common.ErrInvalidModel, "body has %d outputs, fewer than the %d state values", len(body.Outputs), nState)
+	}
+	if len(n.Outputs) > nState+sp.nScanOut {
+		return nil, nodeErr(n, common.ErrInvalidModel, "node has %d outputs, the body makes %d", len(n.Outputs), nState+sp.nScanOut)
+	}
+	return sp, nil
+}
+
+func (sp *scanPlan) listAttr(name string, cnt int) ([]int64, error) {
+	v := sp.n.AttrInts(name)
+	if v == nil {
+		return make([]int64, cnt), nil
+	}
+	if len(v) != cnt {
+		return nil, nodeErr(sp.n, common.ErrInvalidModel, "%s has %d entries, want %d", name, len(v), cnt)
+	}
+	return v, nil
+}
+
+func (sp *scanPlan) checkDirs() error {
+	for _, d := range append(append([]int64{}, sp.inDirs...), sp.outDirs...) {
+		if d != 0 && d != 1 {
+			return nodeErr(sp.n, common.ErrInvalidModel, "scan direction %d is not 0 or 1", d)
+		}
+	}
+	return nil
+}
+
+// run iterates the body seqLen times, updating state in place, and returns
+// the stacked scan outputs (nil entries when seqLen is 0). The outputs'
+// memory is added to *charged.
+func (sp *scanPlan) run(c *Ctx, state []common.Value, scanIn []*common.Tensor, seqLen int, charged *int64) ([]*common.Tensor, error) {
+	n := sp.n
+	outs := make([]*common.Tensor, sp.nScanOut)
+	outAxis := make([]int, sp.nScanOut)
+	bodyIn := make([]common.Value, sp.nState+sp.nScanIn)
 	for t := 0; t < seqLen; t++ {
 		if err := c.Err(); err != nil {
 			return nil, err
@@ -338,40 +386,39 @@ func scanKernel(c *Ctx, n *common.Node, in []common.Value) ([]common.Value, erro
 		copy(bodyIn, state)
 		for j, x := range scanIn {
 			idx := t
-			if inDirs[j] == 1 {
+			if sp.inDirs[j] == 1 {
 				idx = seqLen - 1 - t
 			}
-			bodyIn[nState+j] = sliceAxis(x, axes[j], idx)
+			bodyIn[sp.nState+j] = sliceAxis(x, sp.axes[j], idx)
 		}
-		res, err := c.RunGraph(body, bodyIn)
+		res, err := c.RunGraph(sp.body, bodyIn)
 		if err != nil {
 			return nil, err
 		}
-		if len(res) < nState+nScanOut {
-			return nil, nodeErr(n, common.ErrInvalidModel, "body returned %d values, want %d", len(res), nState+nScanOut)
+		if len(res) < sp.nState+sp.nScanOut {
+			return nil, nodeErr(n, common.ErrInvalidModel, "body returned %d values, want %d", len(res), sp.nState+sp.nScanOut)
 		}
-		copy(state, res[:nState])
-		for k := 0; k < nScanOut; k++ {
-			o, ok := res[nState+k].(*common.Tensor)
+		copy(state, res[:sp.nState])
+		for k := 0; k < sp.nScanOut; k++ {
+			o, ok := res[sp.nState+k].(*common.Tensor)
 			if !ok {
-				return nil, nodeErr(n, common.ErrShape, "scan output %d must be a tensor, got a %s", k, common.KindOf(res[nState+k]))
+				return nil, nodeErr(n, common.ErrShape, "scan output %d must be a tensor, got a %s", k, common.KindOf(res[sp.nState+k]))
 			}
 			if t == 0 {
 				r := o.Rank()
-				a := outAxes[k]
+				a := sp.outAxes[k]
 				if a < 0 {
 					a += int64(r) + 1
 				}
 				if a < 0 || a > int64(r) {
-					return nil, nodeErr(n, common.ErrShape, "scan_output_axes[%d] = %d is out of range for rank %d", k, outAxes[k], r)
+					return nil, nodeErr(n, common.ErrShape, "scan_output_axes[%d] = %d is out of range for rank %d", k, sp.outAxes[k], r)
 				}
 				outAxis[k] = int(a)
-				shape := insertDim(o.Shape(), int(a), seqLen)
-				full, err := c.Alloc(o.DType(), shape)
+				full, err := c.Alloc(o.DType(), insertDim(o.Shape(), int(a), seqLen))
 				if err != nil {
 					return nil, err
 				}
-				charged += full.Bytes()
+				*charged += full.Bytes()
 				if err := c.Charge(full.Bytes()); err != nil {
 					return nil, err
 				}
@@ -383,25 +430,179 @@ func scanKernel(c *Ctx, n *common.Node, in []common.Value) ([]common.Value, erro
 				return nil, nodeErr(n, common.ErrShape, "scan output %d is %v%v at step %d, %v%v before", k, o.DType(), o.Shape(), t, full.DType(), want)
 			}
 			pos := t
-			if outDirs[k] == 1 {
+			if sp.outDirs[k] == 1 {
 				pos = seqLen - 1 - t
 			}
 			placeAxis(full, outAxis[k], pos, o)
 		}
 	}
-	res := make([]common.Value, 0, nState+nScanOut)
-	res = append(res, state...)
-	for k, o := range outs {
-		if o == nil {
-			e, err := emptyScan(c, body.Outputs[nState+k], outAxes[k])
+	return outs, nil
+}
+
+// scan8 is the opset 8 form: input 0 is an optional sequence_lens, every
+// state and scan input has a leading batch axis (scan inputs are
+// [batch, sequence, ...]), and each batch entry is scanned on its own.
+// Scan outputs are [batch, sequence, ...], zero past an entry's length.
+func scan8(c *Ctx, n *common.Node, body *common.Graph, in []common.Value) ([]common.Value, error) {
+	m64 := n.AttrInt("num_scan_inputs", -1)
+	if len(in) < 1 || m64 < 1 || m64 > int64(len(in)-1) {
+		return nil, nodeErr(n, common.ErrInvalidModel, "num_scan_inputs %d must be in [1, %d]", m64, len(in)-1)
+	}
+	nScanIn := int(m64)
+	nState := len(in) - 1 - nScanIn
+	sp, err := newScanPlan(n, body, nState, nScanIn)
+	if err != nil {
+		return nil, err
+	}
+	if sp.inDirs, err = sp.listAttr("directions", nScanIn); err != nil {
+		return nil, err
+	}
+	sp.outAxes, sp.outDirs = make([]int64, sp.nScanOut), make([]int64, sp.nScanOut)
+	if err := sp.checkDirs(); err != nil {
+		return nil, err
+	}
+	sp.axes = make([]int, nScanIn)
+	batch, seqLen := -1, -1
+	tensors := make([]*common.Tensor, len(in)-1)
+	for i, v := range in[1:] {
+		t, ok := v.(*common.Tensor)
+		if !ok {
+			return nil, nodeErr(n, common.ErrShape, "input %d must be a tensor, got a %s", i+1, common.KindOf(v))
+		}
+		minRank := 1
+		if i >= nState {
+			minRank = 2
+		}
+		if t.Rank() < minRank || (batch >= 0 && t.Shape()[0] != batch) {
+			return nil, nodeErr(n, common.ErrShape, "input %d has shape %v; every input needs the same batch axis first (scan inputs also a sequence axis)", i+1, t.Shape())
+		}
+		batch = t.Shape()[0]
+		if i >= nState {
+			if seqLen >= 0 && t.Shape()[1] != seqLen {
+				return nil, nodeErr(n, common.ErrShape, "scan input %d has %d steps, scan input 0 has %d", i-nState, t.Shape()[1], seqLen)
+			}
+			seqLen = t.Shape()[1]
+		}
+		tensors[i] = t
+	}
+	lens := make([]int, batch)
+	for b := range lens {
+		lens[b] = seqLen
+	}
+	if in[0] != nil {
+		sl, ok := in[0].(*common.Tensor)
+		if !ok || !sl.DType().IsInteger() || sl.Rank() != 1 || sl.Shape()[0] != batch {
+			return nil, nodeErr(n, common.ErrShape, "sequence_lens must be an integer tensor of shape [%d]", batch)
+		}
+		for b := range lens {
+			v := sl.Int(b)
+			if v < 0 || v > int64(seqLen) {
+				return nil, nodeErr(n, common.ErrShape, "sequence_lens[%d] = %d is outside [0, %d]", b, v, seqLen)
+			}
+			lens[b] = int(v)
+		}
+	}
+	var charged int64
+	defer func() { c.Release(charged) }()
+	finals := make([]*common.Tensor, nState)
+	fulls := make([]*common.Tensor, sp.nScanOut)
+	state := make([]common.Value, nState)
+	scanIn := make([]*common.Tensor, nScanIn)
+	for b := 0; b < batch; b++ {
+		if err := c.Err(); err != nil {
+			return nil, err
+		}
+		for i := 0; i < nState; i++ {
+			state[i] = sliceAxis(tensors[i], 0, b)
+		}
+		for j := range scanIn {
+			x := sliceAxis(tensors[nState+j], 0, b)
+			if lens[b] < seqLen {
+				x = sliceAxis0Range(x, lens[b])
+			}
+			scanIn[j] = x
+		}
+		var part int64
+		outs, err := sp.run(c, state, scanIn, lens[b], &part)
+		c.Release(part)
+		if err != nil {
+			return nil, err
+		}
+		for i, v := range state {
+			t, ok := v.(*common.Tensor)
+			if !ok {
+				return nil, nodeErr(n, common.ErrShape, "state output %d must be a tensor, got a %s", i, common.KindOf(v))
+			}
+			if finals[i] == nil {
+				if finals[i], err = c.Alloc(t.DType(), insertDim(t.Shape(), 0, batch)); err != nil {
+					return nil, err
+				}
+				charged += finals[i].Bytes()
+				if err := c.Charge(finals[i].Bytes()); err != nil {
+					return nil, err
+				}
+			}
+			if t.DType() != finals[i].DType() || !t.Shape().Equal(finals[i].Shape()[1:]) {
+				return nil, nodeErr(n, common.ErrShape, "state output %d is %v%v for batch entry %d, %v%v before", i, t.DType(), t.Shape(), b, finals[i].DType(), finals[i].Shape()[1:])
+			}
+			placeAxis(finals[i], 0, b, t)
+		}
+		for k, o := range outs {
+			if o == nil {
+				continue
+			}
+			elem := o.Shape()[1:]
+			if fulls[k] == nil {
+				shape := append(common.Shape{batch, seqLen}, elem...)
+				if fulls[k], err = c.Alloc(o.DType(), shape); err != nil {
+					return nil, err
+				}
+				charged += fulls[k].Bytes()
+				if err := c.Charge(fulls[k].Bytes()); err != nil {
+					return nil, err
+				}
+			}
+			if o.DType() != fulls[k].DType() || !elem.Equal(fulls[k].Shape()[2:]) {
+				return nil, nodeErr(n, common.ErrShape, "scan output %d is %v%v for batch entry %d, %v%v before", k, o.DType(), elem, b, fulls[k].DType(), fulls[k].Shape()[2:])
+			}
+			common.CopyInto(fulls[k], b*seqLen*elem.Size(), o)
+		}
+	}
+	res := make([]common.Value, 0, nState+sp.nScanOut)
+	for i, f := range finals {
+		if f == nil { // empty batch
+			f = in[1+i].(*common.Tensor)
+		}
+		res = append(res, f)
+	}
+	for k, f := range fulls {
+		if f == nil {
+			e, err := emptyScan(c, body.Outputs[nState+k], 0)
 			if err != nil {
 				return nil, err
 			}
-			o = e
+			if e.Rank() >= 1 {
+				e, err = c.Alloc(e.DType(), append(common.Shape{batch, seqLen}, e.Shape()[1:]...))
+				if err != nil {
+					return nil, err
+				}
+			}
+			f = e
 		}
-		res = append(res, o)
+		res = append(res, f)
 	}
 	return res[:len(n.Outputs)], nil
+}
+
+// sliceAxis0Range is x[:l] along axis 0, a view.
+func sliceAxis0Range(x *common.Tensor, l int) *common.Tensor {
+	shape := x.Shape().Clone()
+	inner := 1
+	for _, d := range shape[1:] {
+		inner *= d
+	}
+	shape[0] = l
+	return common.SubTensor(x, 0, l*inner, shape)
 }
 
 func insertDim(s common.Shape, axis, d int) common.Shape {

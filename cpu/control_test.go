@@ -258,10 +258,61 @@ func TestControlScan(t *testing.T) {
 			}
 		}
 	}
-	_, err := ctRun(t, context.Background(), scanModel(8), common.Options{}, map[string]common.Value{"s0": s0, "x": x})
-	require.ErrorIs(t, err, common.ErrUnsupported)
-	_, err = ctRun(t, context.Background(), scanModel(11, ctIntsAttr("scan_input_axes", 2)), common.Options{}, map[string]common.Value{"s0": s0, "x": x})
+	_, err := ctRun(t, context.Background(), scanModel(11, ctIntsAttr("scan_input_axes", 2)), common.Options{}, map[string]common.Value{"s0": s0, "x": x})
 	require.ErrorIs(t, err, common.ErrShape)
 	_, err = ctRun(t, context.Background(), scanModel(11, ctIntsAttr("scan_output_axes", 3)), common.Options{}, map[string]common.Value{"s0": s0, "x": x})
 	require.ErrorIs(t, err, common.ErrShape)
+}
+
+func TestControlScanOpset8(t *testing.T) {
+	body := &common.Graph{Name: "body",
+		Inputs:  []common.ValueInfo{ctT("s_in", common.Float32), ctT("x_t", common.Float32)},
+		Outputs: []common.ValueInfo{ctT("x_t", common.Float32), ctT("s_in", common.Float32)}}
+	const B, S = 3, 4
+	s0d := make([]float32, B*2)
+	xd := make([]float32, B*S*2)
+	for i := range s0d {
+		s0d[i] = float32(-1 - i)
+	}
+	for i := range xd {
+		xd[i] = float32(i)
+	}
+	s0 := common.NewTensor(common.Shape{B, 2}, s0d)
+	x := common.NewTensor(common.Shape{B, S, 2}, xd)
+	lens := []int64{4, 2, 0}
+	for _, rev := range []bool{false, true} {
+		attrs := []*common.Attribute{ctGraphAttr("body", body), ctIntAttr("num_scan_inputs", 1)}
+		if rev {
+			attrs = append(attrs, ctIntsAttr("directions", 1))
+		}
+		n := ctNode("Scan", []string{"lens", "s0", "x"}, []string{"s", "ys"}, attrs...)
+		n.Opset = 8
+		g := &common.Graph{Name: "main",
+			Inputs:  []common.ValueInfo{ctT("lens", common.Int64), ctT("s0", common.Float32), ctT("x", common.Float32)},
+			Nodes:   []*common.Node{n},
+			Outputs: []common.ValueInfo{ctT("s", common.Float32), ctT("ys", common.Float32)}}
+		out, err := ctRun(t, context.Background(), ctModel(g), common.Options{},
+			map[string]common.Value{"lens": common.NewTensor(common.Shape{B}, lens), "s0": s0, "x": x})
+		require.NoError(t, err)
+		st, ys := out["s"].(*common.Tensor), out["ys"].(*common.Tensor)
+		require.Equal(t, common.Shape{B, 2}, st.Shape())
+		require.Equal(t, common.Shape{B, S, 2}, ys.Shape())
+		for b := 0; b < B; b++ {
+			L := int(lens[b])
+			prev := []float64{s0.Float(b * 2), s0.Float(b*2 + 1)}
+			for k := 0; k < S; k++ {
+				want := []float64{0, 0}
+				if k < L {
+					want = prev
+					idx := k
+					if rev {
+						idx = L - 1 - k
+					}
+					prev = []float64{x.Float((b*S + idx) * 2), x.Float((b*S+idx)*2 + 1)}
+				}
+				require.Equal(t, want, []float64{ys.Float((b*S + k) * 2), ys.Float((b*S+k)*2 + 1)}, "b=%d k=%d rev=%v", b, k, rev)
+			}
+			require.Equal(t, prev, []float64{st.Float(b * 2), st.Float(b*2 + 1)}, "b=%d", b)
+		}
+	}
 }

@@ -138,7 +138,7 @@ func rnnErr(n *common.Node, kind error, format string, args ...any) error {
 	return fmt.Errorf("%w: %s %q: %s", kind, n.OpType, n.Name, fmt.Sprintf(format, args...))
 }
 
-func parseRNN(n *common.Node, in []*common.Tensor, kind rnnKind) (*rnnSetup, error) {
+func parseRNN(c *Ctx, n *common.Node, in []*common.Tensor, kind rnnKind) (*rnnSetup, error) {
 	s := &rnnSetup{kind: kind}
 	var defActs []string
 	switch kind {
@@ -239,6 +239,10 @@ func parseRNN(n *common.Node, in []*common.Tensor, kind rnnKind) (*rnnSetup, err
 			return nil, err
 		}
 	}
+	// Dims alone may be huge when X holds no data.
+	if _, err := c.Check(dt, common.Shape{s.numDir, s.batch, max(s.hidden, 1)}); err != nil {
+		return nil, err
+	}
 	s.lens = make([]int, s.batch)
 	if sl := opt(in, 4); sl != nil {
 		if !sl.DType().IsInteger() || sl.Rank() != 1 || sl.Shape()[0] != s.batch {
@@ -299,7 +303,7 @@ func parseRNN(n *common.Node, in []*common.Tensor, kind rnnKind) (*rnnSetup, err
 }
 
 func recurrent(c *Ctx, n *common.Node, in []*common.Tensor, kind rnnKind) ([]*common.Tensor, error) {
-	s, err := parseRNN(n, in, kind)
+	s, err := parseRNN(c, n, in, kind)
 	if err != nil {
 		return nil, err
 	}
@@ -381,6 +385,10 @@ func runRNN[T rnnFloat](c *Ctx, s *rnnSetup, in []*common.Tensor) ([]*common.Ten
 		return nil, err
 	}
 	xw := common.Data[T](xwT)
+	// The per-step scratch is sized by dims alone (X and W may be empty).
+	if _, err := c.Check(dt, common.Shape{4 * B, gh}); err != nil {
+		return nil, err
+	}
 	hr := make([]T, B*gh)
 	hState := make([]T, B*H)
 	cState := make([]T, B*H)
@@ -448,7 +456,7 @@ func runRNN[T rnnFloat](c *Ctx, s *rnnSetup, in []*common.Tensor) ([]*common.Ten
 				rbh = bd[gh+2*H : gh+3*H]
 				copy(add[2*H:], bd[2*H:3*H])
 			}
-			c.Parallel(rows, max(1, 4096/gh), func(lo, hi int) {
+			c.Parallel(rows, max(1, 4096/max(gh, 1)), func(lo, hi int) {
 				for i := lo; i < hi; i++ {
 					row := xw[i*gh : (i+1)*gh]
 					for j, v := range add {

@@ -466,3 +466,14 @@ func TestRNNBadInputs(t *testing.T) {
 	is(run(rnNode("RNN", []string{"y"}), good[0], good[1]), common.ErrInvalidModel)
 	is(run(rnNode("RNN", []string{"y"}), common.NewTensor(common.Shape{1, 1, 1}, []int32{1}), good[1], good[2]), common.ErrUnsupported)
 }
+
+func TestRNNHugeEmptyDims(t *testing.T) {
+	// X holds no data but claims 2^40 batch entries: refused, not allocated.
+	x := common.NewTensor(common.Shape{1, 1 << 40, 0}, []float32{})
+	w := common.NewTensor(common.Shape{1, 1, 0}, []float32{})
+	r := common.NewTensor(common.Shape{1, 1, 1}, []float32{0.5})
+	for _, outs := range [][]string{{"y"}, {"", "yh"}} {
+		_, err := kernels["RNN"].tensor(rnCtx(), rnNode("RNN", outs), []*common.Tensor{x, w, r})
+		require.ErrorIs(t, err, common.ErrLimit)
+	}
+}

@@ -235,6 +235,9 @@ func splitToSequence(c *Ctx, n *common.Node, in []common.Value) ([]common.Value,
 				return nil, nodeErr(n, common.ErrShape, "split size %d must be positive", size)
 			}
 			sz := int(min(size, int64(max(dim, 1))))
+			if _, err := c.Check(common.Uint8, common.Shape{dim / sz, 128}); err != nil {
+				return nil, nodeErr(n, err, "splitting axis %d of size %d", axis, dim)
+			}
 			for off := 0; off < dim; off += sz {
 				lens = append(lens, min(sz, dim-off))
 			}
@@ -259,10 +262,17 @@ func splitToSequence(c *Ctx, n *common.Node, in []common.Value) ([]common.Value,
 		}
 	} else {
 		keep = n.AttrInt("keepdims", 1) != 0
+		if _, err := c.Check(common.Uint8, common.Shape{dim, 128}); err != nil {
+			return nil, nodeErr(n, err, "splitting axis %d of size %d", axis, dim)
+		}
 		lens = make([]int, dim)
 		for i := range lens {
 			lens[i] = 1
 		}
+	}
+	// Each part costs a tensor header even when x holds no data.
+	if _, err := c.Check(common.Uint8, common.Shape{len(lens), 128}); err != nil {
+		return nil, nodeErr(n, err, "splitting axis %d of size %d", axis, dim)
 	}
 	outer, inner := axisSplit(x.Shape(), axis)
 	seq := &common.Sequence{Elem: tensorType(x.DType()), Values: make([]common.Value, 0, len(lens))}

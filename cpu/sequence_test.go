@@ -214,3 +214,11 @@ func TestSequenceMap(t *testing.T) {
 	_, err = ctRun(t, context.Background(), ctModel(g), common.Options{}, map[string]common.Value{"xs": xs, "e": es})
 	require.ErrorIs(t, err, common.ErrShape)
 }
+
+func TestSequenceSplitHugeEmptyAxis(t *testing.T) {
+	x := common.NewTensor(common.Shape{1 << 40, 0}, []float32{})
+	_, err := sqCall(t, sqNode("SplitToSequence"), x)
+	require.ErrorIs(t, err, common.ErrLimit)
+	_, err = sqCall(t, sqNode("SplitToSequence"), x, common.Scalar(int64(2)))
+	require.ErrorIs(t, err, common.ErrLimit)
+}
