@@ -445,3 +445,26 @@ func TestReduceAllParallelMatchesSerial(t *testing.T) {
 		require.InDelta(t, s, p, 1e-6*math.Abs(s), op)
 	}
 }
+
+func BenchmarkReduceSum(b *testing.B) {
+	x := make([]float32, 512*512)
+	for i := range x {
+		x[i] = float32(i % 7)
+	}
+	xt := common.NewTensor(common.Shape{512, 512}, x)
+	for _, axis := range []int64{0, 1} {
+		b.Run([]string{"outer", "inner"}[axis], func(b *testing.B) {
+			c := rdCtx(2)
+			defer c.eng.pool.close()
+			n := rdNode("ReduceSum", 13, nil)
+			k := kernels["ReduceSum"].tensor
+			ax := rdAxes(axis)
+			b.SetBytes(int64(len(x) * 4))
+			for i := 0; i < b.N; i++ {
+				if _, err := k(c, n, []*common.Tensor{xt, ax}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
