@@ -529,8 +529,11 @@ func rsPass[T normFloat](c *Ctx, dst, src []T, outer, inner int, p *rsAxis, w []
 	units := outer * p.out
 	avg := max(1, len(p.idx)/max(p.out, 1))
 	c.Parallel(units, max(1, 8192/(inner*avg)), func(lo, hi int) {
-		for u := lo; u < hi; u++ {
-			o, j := u/p.out, u%p.out
+		o, j := lo/p.out, lo%p.out
+		for u := lo; u < hi; u, j = u+1, j+1 {
+			if j == p.out {
+				o, j = o+1, 0
+			}
 			d := dst[u*inner : (u+1)*inner]
 			if p.outside != nil && p.outside[j] {
 				for i := range d {

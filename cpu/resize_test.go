@@ -226,3 +226,20 @@ func TestResizeParallelMatchesSerial(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, common.Data[float32](a[0]), common.Data[float32](b[0]))
 }
+
+func TestResizeAntialiasByHand(t *testing.T) {
+	// Linear antialias at scale 0.5 widens the triangle filter to four taps
+	// with weights 1/8, 3/8, 3/8, 1/8 (edge-clamped).
+	x := common.NewTensor(common.Shape{4}, []float32{1, 2, 3, 4})
+	out, err := nrRun(t, nrNode("Resize", 18, map[string]any{"mode": "linear", "antialias": 1}), x, nil, rsScales(0.5))
+	require.NoError(t, err)
+	nrClose(t, []float64{1.625, 3.375}, out[0], 1e-6)
+	// Without antialias it is plain interpolation at 0.5 and 2.5.
+	out, err = nrRun(t, nrNode("Resize", 18, map[string]any{"mode": "linear"}), x, nil, rsScales(0.5))
+	require.NoError(t, err)
+	nrClose(t, []float64{1.5, 3.5}, out[0], 1e-6)
+	// A tight memory limit is enforced before allocating the output.
+	c := nrCtx(1, common.Limits{TensorElements: 100})
+	_, err = kernels["Resize"].tensor(c, nrNode("Resize", 18, nil), []*common.Tensor{x, nil, rsScales(100)})
+	require.ErrorIs(t, err, common.ErrLimit)
+}
