@@ -185,3 +185,21 @@ func KindOf(v Value) string {
 	}
 	return "nil"
 }
+
+// Placer is implemented by engines that can say where each node runs.
+type Placer interface {
+	Placement() []NodePlacement
+}
+
+// NodePlacement is where one node runs, and why.
+type NodePlacement struct {
+	Node   string // node label
+	Op     string
+	Device string // e.g. "opencl" or "cpu"
+	Reason string // why it is not on the device, when it is not
+}
+
+// ArenaSizer is implemented by device engines that plan one arena.
+type ArenaSizer interface {
+	ArenaBytes() int64
+}

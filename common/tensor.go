@@ -37,10 +37,14 @@ func (s Shape) NumElements(max int64) (int, error) {
 	return int(n), nil
 }
 
-// Size is the element count of a shape already known to be valid.
+// Size is the element count of a shape already known to be valid (a
+// shape with a zero dim has size 0 whatever its other dims).
 func (s Shape) Size() int {
 	n := 1
 	for _, d := range s {
+		if d == 0 {
+			return 0
+		}
 		n *= d
 	}
 	return n

@@ -188,11 +188,11 @@ func sourceOf(t *common.Tensor) (castSrc, bool) {
 	case []common.F8E4M3FN:
 		return floatSrc(s, common.F8E4M3FN.Float32), true
 	case []common.F8E4M3FNUZ:
-		return floatSrc(s, common.F8E4M3FNUZ.Float32), true
+		return floatSrc(s, func(v common.F8E4M3FNUZ) float32 { return signedNaN(uint8(v), v.Float32()) }), true
 	case []common.F8E5M2:
 		return floatSrc(s, common.F8E5M2.Float32), true
 	case []common.F8E5M2FNUZ:
-		return floatSrc(s, common.F8E5M2FNUZ.Float32), true
+		return floatSrc(s, func(v common.F8E5M2FNUZ) float32 { return signedNaN(uint8(v), v.Float32()) }), true
 	case []common.F8E8M0:
 		return floatSrc(s, common.F8E8M0.Float32), true
 	case []common.F4E2M1:
@@ -227,6 +227,19 @@ func sourceOf(t *common.Tensor) (castSrc, bool) {
 		return castSrc{kind: kindString, s: s}, true
 	}
 	return castSrc{}, false
+}
+
+// negNaN is a float32 NaN with the sign bit set.
+var negNaN = math.Float32frombits(0xffc00000)
+
+// signedNaN gives the FNUZ NaN code (0x80, the sign bit alone) a negative
+// NaN, as the ONNX reference decodes it, so that casts to other float
+// types keep the sign.
+func signedNaN(code uint8, f float32) float32 {
+	if code == 0x80 {
+		return negNaN
+	}
+	return f
 }
 
 // floatToInt64 truncates toward zero, saturating at the int64 range; NaN
@@ -368,6 +381,9 @@ func convert(c *Ctx, t *common.Tensor, to common.DType, o CastOptions, n *common
 		for i := range dst {
 			dst[i] = formatElem(src, i)
 		}
+		return out, nil
+	}
+	if castFast(c, t, out) {
 		return out, nil
 	}
 	dst, _ := destOf(out, o)
@@ -521,4 +537,108 @@ func parseInto(dst castDst, to common.DType, i int, s string) error {
 	}
 	dst.f(i, v)
 	return nil
+}
+
+// castFast converts the most common pairs with direct loops; it reports
+// whether it handled the pair. The results equal the general path's.
+func castFast(c *Ctx, t, out *common.Tensor) bool {
+	run := func(n int, body func(lo, hi int)) {
+		if c == nil {
+			body(0, n)
+		} else {
+			c.Parallel(n, 1<<14, body)
+		}
+	}
+	switch s := t.Raw().(type) {
+	case []float32:
+		switch d := out.Raw().(type) {
+		case []common.F16:
+			run(len(s), func(lo, hi int) {
+				for i := lo; i < hi; i++ {
+					d[i] = common.F16From(s[i])
+				}
+			})
+		case []common.BF16:
+			run(len(s), func(lo, hi int) {
+				for i := lo; i < hi; i++ {
+					d[i] = common.BF16From(s[i])
+				}
+			})
+		case []float64:
+			run(len(s), func(lo, hi int) {
+				for i := lo; i < hi; i++ {
+					d[i] = float64(s[i])
+				}
+			})
+		default:
+			return false
+		}
+	case []common.F16:
+		d, ok := out.Raw().([]float32)
+		if !ok {
+			return false
+		}
+		run(len(s), func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				d[i] = s[i].Float32()
+			}
+		})
+	case []common.BF16:
+		d, ok := out.Raw().([]float32)
+		if !ok {
+			return false
+		}
+		run(len(s), func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				d[i] = s[i].Float32()
+			}
+		})
+	case []float64:
+		d, ok := out.Raw().([]float32)
+		if !ok {
+			return false
+		}
+		run(len(s), func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				d[i] = float32(s[i])
+			}
+		})
+	case []int64:
+		switch d := out.Raw().(type) {
+		case []int32:
+			run(len(s), func(lo, hi int) {
+				for i := lo; i < hi; i++ {
+					d[i] = int32(s[i])
+				}
+			})
+		case []float32:
+			run(len(s), func(lo, hi int) {
+				for i := lo; i < hi; i++ {
+					d[i] = float32(s[i])
+				}
+			})
+		default:
+			return false
+		}
+	case []int32:
+		switch d := out.Raw().(type) {
+		case []int64:
+			run(len(s), func(lo, hi int) {
+				for i := lo; i < hi; i++ {
+					d[i] = int64(s[i])
+				}
+			})
+		case []float32:
+			run(len(s), func(lo, hi int) {
+				for i := lo; i < hi; i++ {
+					d[i] = float32(s[i])
+				}
+			})
+		default:
+			return false
+		}
+	default:
+		return false
+	}
+	return true
 }

@@ -254,3 +254,33 @@ func TestCastParallelMatchesSerial(t *testing.T) {
 		require.Equal(t, common.F16From(v), common.Data[common.F16](y)[i])
 	}
 }
+
+func TestCastNaNSignAndFastPaths(t *testing.T) {
+	// FNUZ NaN is the sign bit alone: it decodes to a negative NaN
+	x := common.NewTensor(common.Shape{2}, []common.F8E4M3FNUZ{0x80, 0x40})
+	h := common.Data[common.F16](qtCast(t, x, common.Float16))
+	require.Equal(t, []common.F16{0xfe00, 0x3c00}, h)
+	f := common.Data[float32](qtCast(t, common.NewTensor(common.Shape{1}, []common.F8E5M2FNUZ{0x80}), common.Float32))
+	require.True(t, math.IsNaN(float64(f[0])) && math.Signbit(float64(f[0])))
+
+	// the direct loops agree with one correct rounding
+	rng := rand.New(rand.NewSource(10))
+	d := make([]float64, 1000)
+	i64 := make([]int64, 1000)
+	for i := range d {
+		d[i] = rng.NormFloat64() * math.Pow(2, float64(rng.Intn(80)-40))
+		i64[i] = rng.Int63() >> uint(rng.Intn(63))
+	}
+	f32 := common.Data[float32](qtCast(t, common.NewTensor(common.Shape{1000}, d), common.Float32))
+	fi := common.Data[float32](qtCast(t, common.NewTensor(common.Shape{1000}, i64), common.Float32))
+	i32 := common.Data[int32](qtCast(t, common.NewTensor(common.Shape{1000}, i64), common.Int32))
+	for i := range d {
+		// nearest float32: neither neighbour is closer
+		g := f32[i]
+		for _, nb := range []float32{math.Nextafter32(g, float32(math.Inf(1))), math.Nextafter32(g, float32(math.Inf(-1)))} {
+			require.LessOrEqual(t, math.Abs(float64(g)-d[i]), math.Abs(float64(nb)-d[i]))
+		}
+		require.Equal(t, float32(i64[i]), fi[i])
+		require.Equal(t, int32(uint32(uint64(i64[i]))), i32[i])
+	}
+}

@@ -453,3 +453,12 @@ func firstFrames(stack []byte) string {
 	}
 	return string(stack)
 }
+
+// Placement implements common.Placer: every node runs on the CPU.
+func (e *Engine) Placement() []common.NodePlacement {
+	out := make([]common.NodePlacement, 0, len(e.main.order))
+	for _, n := range e.main.order {
+		out = append(out, common.NodePlacement{Node: n.Label(), Op: n.OpType, Device: Name})
+	}
+	return out
+}

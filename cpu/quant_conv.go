@@ -125,6 +125,11 @@ func qPlanConv(c *Ctx, n *common.Node, xs, ws common.Shape) (*qConvPlan, error) 
 	if _, err := c.Check(common.Int32, p.outShape()); err != nil {
 		return nil, err
 	}
+	// the tap table is sized by the kernel shape, which an empty weight
+	// tensor does not bound
+	if _, err := c.Check(common.Int64, append(common.Shape{k}, p.k...)); err != nil {
+		return nil, err
+	}
 	return p, nil
 }
 

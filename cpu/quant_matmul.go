@@ -340,6 +340,9 @@ func qlinearMatMulKernel(c *Ctx, n *common.Node, in []*common.Tensor) ([]*common
 	if _, err := qOutParam(n, "b_zero_point", bzp, pl, false); err != nil {
 		return nil, err
 	}
+	if _, err := c.Check(common.Float64, common.Shape{4, out.Len()}); err != nil {
+		return nil, err // the broadcast scales and zero point below
+	}
 	acc := make([]int32, out.Len())
 	pl.run(c, qShifted(a, azp), qShifted(b, bzp), acc)
 

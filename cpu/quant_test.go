@@ -459,3 +459,19 @@ func TestQLinearConv(t *testing.T) {
 		common.Scalar(sy), common.Scalar(zy))
 	require.ErrorIs(t, err, common.ErrShape)
 }
+
+func TestQuantHostileShapes(t *testing.T) {
+	// an empty weight with a huge kernel must not size anything by it
+	x := common.NewTensor(common.Shape{1, 1, 3, 3}, make([]uint8, 9))
+	w, err := common.NewZeros(common.Uint8, common.Shape{0, 1, 1 << 30, 1 << 30}, 0)
+	require.NoError(t, err)
+	_, err = qtRun(t, qtNode("ConvInteger", 10), x, w)
+	require.Error(t, err)
+	// a batch broadcast of empty operands
+	a, err := common.NewZeros(common.Uint8, common.Shape{1 << 40, 1, 0, 2}, 0)
+	require.NoError(t, err)
+	b, err := common.NewZeros(common.Uint8, common.Shape{1, 1 << 40, 2, 0}, 0)
+	require.NoError(t, err)
+	_, err = qtRun(t, qtNode("MatMulInteger", 10), a, b)
+	require.ErrorIs(t, err, common.ErrLimit)
+}

@@ -477,3 +477,49 @@ func TestRNNHugeEmptyDims(t *testing.T) {
 		require.ErrorIs(t, err, common.ErrLimit)
 	}
 }
+
+// TestRNNHostileShapes runs the recurrent ops on random, mostly wrong,
+// input shapes and attributes: errors are fine, panics are not.
+func TestRNNHostileShapes(t *testing.T) {
+	r := rand.New(rand.NewSource(11))
+	dim := func() int { return r.Intn(4) }
+	randT := func() *common.Tensor {
+		switch r.Intn(6) {
+		case 0:
+			return nil
+		case 1:
+			return common.Zeros(common.Int32, common.Shape{dim()})
+		}
+		shape := make(common.Shape, r.Intn(4))
+		for i := range shape {
+			shape[i] = dim()
+		}
+		return rnRand(r, shape...)
+	}
+	for i := 0; i < 3000; i++ {
+		op := []string{"RNN", "GRU", "LSTM"}[r.Intn(3)]
+		in := make([]*common.Tensor, r.Intn(9))
+		for j := range in {
+			in[j] = randT()
+		}
+		if r.Intn(2) == 0 && len(in) > 4 {
+			l := make([]int32, dim())
+			for k := range l {
+				l[k] = int32(r.Intn(5) - 1)
+			}
+			in[4] = common.NewTensor(common.Shape{len(l)}, l)
+		}
+		attrs := []*common.Attribute{}
+		if r.Intn(2) == 0 {
+			attrs = append(attrs, &common.Attribute{Name: "hidden_size", Type: common.AttrInt, I: int64(r.Intn(4) - 1)})
+		}
+		if r.Intn(2) == 0 {
+			attrs = append(attrs, &common.Attribute{Name: "direction", Type: common.AttrString, S: []byte([]string{"forward", "reverse", "bidirectional", "x"}[r.Intn(4)])})
+		}
+		if r.Intn(2) == 0 {
+			attrs = append(attrs, &common.Attribute{Name: "layout", Type: common.AttrInt, I: int64(r.Intn(3))})
+		}
+		n := rnNode(op, []string{"y", "yh", "yc"}[:1+r.Intn(3)], attrs...)
+		require.NotPanics(t, func() { _, _ = kernels[op].tensor(rnCtx(), n, in) }, "%s %v", op, in)
+	}
+}

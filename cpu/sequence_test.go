@@ -222,3 +222,45 @@ func TestSequenceSplitHugeEmptyAxis(t *testing.T) {
 	_, err = sqCall(t, sqNode("SplitToSequence"), x, common.Scalar(int64(2)))
 	require.ErrorIs(t, err, common.ErrLimit)
 }
+
+// TestSequenceHostileInputs feeds every sequence, optional and control op
+// wrong kinds, absent values and odd shapes: each must return an error or
+// a result, never panic.
+func TestSequenceHostileInputs(t *testing.T) {
+	f := common.NewTensor(common.Shape{2, 2}, []float32{1, 2, 3, 4})
+	vals := []common.Value{
+		nil,
+		f,
+		common.Scalar(int64(-100)),
+		common.Scalar(int64(1 << 40)),
+		common.NewTensor(common.Shape{3}, []int64{1, 1, 1}),
+		common.NewTensor(common.Shape{0}, []bool{}),
+		common.Scalar(true),
+		&common.Sequence{},
+		&common.Sequence{Elem: tensorType(common.Float32), Values: []common.Value{f, common.Scalar(float32(1))}},
+		&common.Optional{},
+		&common.Optional{Value: f},
+	}
+	empty := &common.Graph{Name: "g"}
+	ops := []string{"SequenceConstruct", "SequenceEmpty", "SequenceInsert", "SequenceErase", "SequenceAt",
+		"SequenceLength", "SplitToSequence", "ConcatFromSequence", "SequenceMap", "Optional",
+		"OptionalHasElement", "OptionalGetElement", "If", "Loop", "Scan"}
+	attrSets := [][]*common.Attribute{
+		nil,
+		{ctIntAttr("axis", 5), ctIntAttr("new_axis", 1), ctIntAttr("dtype", -4), ctIntAttr("num_scan_inputs", 1)},
+		{ctIntAttr("axis", -1), ctGraphAttr("body", empty), ctGraphAttr("then_branch", empty), ctGraphAttr("else_branch", empty), ctIntAttr("num_scan_inputs", 7)},
+	}
+	for _, op := range ops {
+		for _, attrs := range attrSets {
+			for _, a := range vals {
+				for _, b := range vals {
+					for _, nIn := range []int{0, 1, 2, 3} {
+						in := []common.Value{a, b, a}[:nIn]
+						n := ctNode(op, make([]string, nIn), []string{"y"}, attrs...)
+						require.NotPanics(t, func() { _, _ = kernels[op].value(rnCtx(), n, in) }, "%s %v", op, in)
+					}
+				}
+			}
+		}
+	}
+}

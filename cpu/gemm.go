@@ -1,0 +1,378 @@
+package cpu
+
+import "sync"
+
+// This file holds the engine's dense matrix multiply. sgemm is shared by
+// every kernel that reduces to a matrix product (MatMul, Gemm, Conv,
+// ConvTranspose, and later RNNs, attention and quantized ops), so it is
+// written for reuse: row-major operands with leading dimensions, optional
+// transposes, and BLAS alpha/beta semantics.
+//
+// Structure (the usual Goto/BLIS scheme):
+//
+//	for each output tile of gemmMC x nc (tiles are split over threads)
+//	  for each depth block of gemmKC
+//	    pack B[kc x nc] into column panels of gemmNR   (packB)
+//	    pack A[mc x kc] into row panels of gemmMR      (packA)
+//	    for each gemmNR panel of B, for each gemmMR panel of A
+//	      micro-kernel: a gemmMR x gemmNR tile over kc  (gemmMicro)
+//	      store the tile into C with alpha/beta         (storeTile)
+//
+// The micro-kernel reads only packed, contiguous memory and writes a
+// small accumulator array, so it can be replaced by an assembly version
+// without touching the driver.
+
+// Blocking parameters of sgemm.
+const (
+	gemmMR = 4    // rows of a micro-tile
+	gemmNR = 8    // columns of a micro-tile
+	gemmKC = 256  // depth of a packed block
+	gemmMC = 128  // rows of a packed A block
+	gemmNC = 1024 // columns of a packed B block (shrunk to give every thread a tile)
+
+	// gemmSmall is the m*n*k below which packing does not pay and a
+	// direct loop is used instead.
+	gemmSmall = 16 * 16 * 16
+)
+
+// gemmBufs recycles packing buffers between calls.
+var gemmBufs sync.Pool
+
+func getGemmBuf(n int) *[]float32 {
+	if p, ok := gemmBufs.Get().(*[]float32); ok && cap(*p) >= n {
+		*p = (*p)[:n]
+		return p
+	}
+	s := make([]float32, n)
+	return &s
+}
+
+func putGemmBuf(p *[]float32) { gemmBufs.Put(p) }
+
+// sgemm computes C = alpha*op(A)*op(B) + beta*C on row-major float32
+// matrices, where op(A) is m x k (A is m x k, or k x m when transA) and
+// op(B) is k x n (B is k x n, or n x k when transB). lda, ldb and ldc are
+// the row strides of A, B and C as stored. When beta is 0, C is not read
+// (so it may hold garbage or NaN). The caller guarantees the slices are
+// long enough; sgemm does not allocate per call beyond pooled packing
+// buffers, and splits the work over c's threads (c may be nil: serial).
+func sgemm(c *Ctx, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, cOut []float32, ldc int) {
+	if m <= 0 || n <= 0 {
+		return
+	}
+	if k <= 0 || alpha == 0 {
+		scaleMatrix(m, n, beta, cOut, ldc)
+		return
+	}
+	threads := 1
+	if c != nil {
+		threads = c.Threads()
+	}
+	if m*n*k <= gemmSmall {
+		gemmDirect(transA, transB, 0, m, n, k, alpha, a, lda, b, ldb, beta, cOut, ldc)
+		return
+	}
+	mc, nc := gemmMC, gemmNC
+	mBlocks, nBlocks := ceilDiv(m, mc), ceilDiv(n, nc)
+	if threads > 1 && mBlocks*nBlocks < threads {
+		// Too few tiles for the threads: narrow the column blocks, then
+		// the row blocks, but keep tiles big enough to amortise packing.
+		want := ceilDiv(threads, mBlocks)
+		nc = max(roundUp(ceilDiv(n, want), gemmNR), 4*gemmNR)
+		nBlocks = ceilDiv(n, nc)
+		if mBlocks*nBlocks < threads {
+			want = ceilDiv(threads, nBlocks)
+			mc = max(roundUp(ceilDiv(m, want), gemmMR), 4*gemmMR)
+			mBlocks = ceilDiv(m, mc)
+		}
+	}
+	tiles := mBlocks * nBlocks
+	kc := min(gemmKC, k)
+	run := func(lo, hi int) {
+		bufA := getGemmBuf(roundUp(mc, gemmMR) * kc)
+		bufB := getGemmBuf(roundUp(nc, gemmNR) * kc)
+		for t := lo; t < hi; t++ {
+			// Consecutive tiles share a column block.
+			jb, ib := t/mBlocks, t%mBlocks
+			i0, j0 := ib*mc, jb*nc
+			mm, nn := min(mc, m-i0), min(nc, n-j0)
+			for p0 := 0; p0 < k; p0 += kc {
+				kk := min(kc, k-p0)
+				packB(transB, b, ldb, p0, j0, kk, nn, *bufB)
+				packA(transA, a, lda, i0, p0, mm, kk, *bufA)
+				bt := beta
+				if p0 > 0 {
+					bt = 1
+				}
+				macroKernel(mm, nn, kk, alpha, *bufA, *bufB, bt, cOut[i0*ldc+j0:], ldc)
+			}
+		}
+		putGemmBuf(bufA)
+		putGemmBuf(bufB)
+	}
+	if c == nil || tiles == 1 {
+		run(0, tiles)
+		return
+	}
+	c.Parallel(tiles, 1, run)
+}
+
+func ceilDiv(a, b int) int { return (a + b - 1) / b }
+
+func roundUp(a, b int) int { return ceilDiv(a, b) * b }
+
+// scaleMatrix sets C = beta*C (C = 0 when beta is 0, without reading it).
+func scaleMatrix[T float32 | float64](m, n int, beta T, c []T, ldc int) {
+	for i := 0; i < m; i++ {
+		row := c[i*ldc : i*ldc+n]
+		switch beta {
+		case 0:
+			clear(row)
+		case 1:
+		default:
+			for j := range row {
+				row[j] *= beta
+			}
+		}
+	}
+}
+
+// packA copies the mm x kk block of op(A) at (i0, p0) into buf as row
+// panels of gemmMR: panel r holds rows r*MR.. in buf[r*MR*kk:], element
+// (i, p) at [p*MR+i]. Rows past mm are zero.
+func packA(trans bool, a []float32, lda, i0, p0, mm, kk int, buf []float32) {
+	for r := 0; r < mm; r += gemmMR {
+		panel := buf[r*kk : (r+gemmMR)*kk]
+		rows := min(gemmMR, mm-r)
+		if !trans {
+			if rows == gemmMR {
+				a0 := a[(i0+r)*lda+p0:]
+				a1 := a[(i0+r+1)*lda+p0:]
+				a2 := a[(i0+r+2)*lda+p0:]
+				a3 := a[(i0+r+3)*lda+p0:]
+				a0, a1, a2, a3 = a0[:kk], a1[:kk], a2[:kk], a3[:kk]
+				for p := range kk {
+					q := panel[p*gemmMR : p*gemmMR+gemmMR : p*gemmMR+gemmMR]
+					q[0], q[1], q[2], q[3] = a0[p], a1[p], a2[p], a3[p]
+				}
+				continue
+			}
+			for p := range kk {
+				q := panel[p*gemmMR : p*gemmMR+gemmMR]
+				for i := range gemmMR {
+					if i < rows {
+						q[i] = a[(i0+r+i)*lda+p0+p]
+					} else {
+						q[i] = 0
+					}
+				}
+			}
+			continue
+		}
+		for p := range kk {
+			q := panel[p*gemmMR : p*gemmMR+gemmMR]
+			src := a[(p0+p)*lda+i0+r:]
+			for i := range gemmMR {
+				if i < rows {
+					q[i] = src[i]
+				} else {
+					q[i] = 0
+				}
+			}
+		}
+	}
+}
+
+// packB copies the kk x nn block of op(B) at (p0, j0) into buf as column
+// panels of gemmNR: panel s holds columns s*NR.. in buf[s*NR*kk:], element
+// (p, j) at [p*NR+j]. Columns past nn are zero.
+func packB(trans bool, b []float32, ldb, p0, j0, kk, nn int, buf []float32) {
+	for s := 0; s < nn; s += gemmNR {
+		panel := buf[s*kk : (s+gemmNR)*kk]
+		cols := min(gemmNR, nn-s)
+		if !trans {
+			for p := range kk {
+				q := panel[p*gemmNR : p*gemmNR+gemmNR]
+				src := b[(p0+p)*ldb+j0+s:]
+				if cols == gemmNR {
+					copy(q, src[:gemmNR])
+					continue
+				}
+				for j := range gemmNR {
+					if j < cols {
+						q[j] = src[j]
+					} else {
+						q[j] = 0
+					}
+				}
+			}
+			continue
+		}
+		for j := range gemmNR {
+			if j >= cols {
+				for p := range kk {
+					panel[p*gemmNR+j] = 0
+				}
+				continue
+			}
+			src := b[(j0+s+j)*ldb+p0:]
+			src = src[:kk]
+			for p, v := range src {
+				panel[p*gemmNR+j] = v
+			}
+		}
+	}
+}
+
+// macroKernel multiplies a packed mm x kk block of A by a packed kk x nn
+// block of B into C (at its top-left corner, row stride ldc).
+func macroKernel(mm, nn, kk int, alpha float32, pa, pb []float32, beta float32, c []float32, ldc int) {
+	var acc [gemmMR * gemmNR]float32
+	for jr := 0; jr < nn; jr += gemmNR {
+		nr := min(gemmNR, nn-jr)
+		bp := pb[jr*kk : (jr+gemmNR)*kk]
+		for ir := 0; ir < mm; ir += gemmMR {
+			mr := min(gemmMR, mm-ir)
+			gemmMicro(kk, pa[ir*kk:(ir+gemmMR)*kk], bp, &acc)
+			storeTile(&acc, mr, nr, alpha, beta, c[ir*ldc+jr:], ldc)
+		}
+	}
+}
+
+// gemmMicro computes the gemmMR x gemmNR product of a packed A panel
+// (kc x MR) and a packed B panel (kc x NR) into acc, row-major.
+func gemmMicro(kc int, a, b []float32, acc *[gemmMR * gemmNR]float32) {
+	var c00, c01, c02, c03, c04, c05, c06, c07 float32
+	var c10, c11, c12, c13, c14, c15, c16, c17 float32
+	var c20, c21, c22, c23, c24, c25, c26, c27 float32
+	var c30, c31, c32, c33, c34, c35, c36, c37 float32
+	a = a[:kc*gemmMR]
+	b = b[:kc*gemmNR]
+	for len(a) >= gemmMR && len(b) >= gemmNR {
+		b0, b1, b2, b3, b4, b5, b6, b7 := b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]
+		a0 := a[0]
+		c00 += a0 * b0
+		c01 += a0 * b1
+		c02 += a0 * b2
+		c03 += a0 * b3
+		c04 += a0 * b4
+		c05 += a0 * b5
+		c06 += a0 * b6
+		c07 += a0 * b7
+		a1 := a[1]
+		c10 += a1 * b0
+		c11 += a1 * b1
+		c12 += a1 * b2
+		c13 += a1 * b3
+		c14 += a1 * b4
+		c15 += a1 * b5
+		c16 += a1 * b6
+		c17 += a1 * b7
+		a2 := a[2]
+		c20 += a2 * b0
+		c21 += a2 * b1
+		c22 += a2 * b2
+		c23 += a2 * b3
+		c24 += a2 * b4
+		c25 += a2 * b5
+		c26 += a2 * b6
+		c27 += a2 * b7
+		a3 := a[3]
+		c30 += a3 * b0
+		c31 += a3 * b1
+		c32 += a3 * b2
+		c33 += a3 * b3
+		c34 += a3 * b4
+		c35 += a3 * b5
+		c36 += a3 * b6
+		c37 += a3 * b7
+		a = a[gemmMR:]
+		b = b[gemmNR:]
+	}
+	*acc = [gemmMR * gemmNR]float32{
+		c00, c01, c02, c03, c04, c05, c06, c07,
+		c10, c11, c12, c13, c14, c15, c16, c17,
+		c20, c21, c22, c23, c24, c25, c26, c27,
+		c30, c31, c32, c33, c34, c35, c36, c37,
+	}
+}
+
+// storeTile writes the top-left mr x nr part of a micro-tile into C:
+// C = alpha*acc + beta*C (C not read when beta is 0).
+func storeTile(acc *[gemmMR * gemmNR]float32, mr, nr int, alpha, beta float32, c []float32, ldc int) {
+	for i := 0; i < mr; i++ {
+		row := c[i*ldc : i*ldc+nr]
+		src := acc[i*gemmNR : i*gemmNR+nr]
+		switch beta {
+		case 0:
+			for j, v := range src {
+				row[j] = alpha * v
+			}
+		case 1:
+			for j, v := range src {
+				row[j] += alpha * v
+			}
+		default:
+			for j, v := range src {
+				row[j] = alpha*v + beta*row[j]
+			}
+		}
+	}
+}
+
+// gemmDirect is the unpacked product for rows [i0, i1) of C, used for
+// small problems and by dgemm: C = alpha*op(A)*op(B) + beta*C.
+func gemmDirect[T float32 | float64](transA, transB bool, i0, i1, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+	for i := i0; i < i1; i++ {
+		row := c[i*ldc : i*ldc+n]
+		switch beta {
+		case 0:
+			clear(row)
+		case 1:
+		default:
+			for j := range row {
+				row[j] *= beta
+			}
+		}
+		for p := 0; p < k; p++ {
+			var av T
+			if transA {
+				av = alpha * a[p*lda+i]
+			} else {
+				av = alpha * a[i*lda+p]
+			}
+			if !transB {
+				brow := b[p*ldb : p*ldb+n]
+				for j, bv := range brow {
+					row[j] += av * bv
+				}
+				continue
+			}
+			for j := range row {
+				row[j] += av * b[j*ldb+p]
+			}
+		}
+	}
+}
+
+// dgemm is sgemm for float64 (same arguments and semantics). It is a
+// direct loop split over rows: float64 models are rare and this path
+// favours exactness of structure over speed.
+func dgemm(c *Ctx, transA, transB bool, m, n, k int, alpha float64, a []float64, lda int, b []float64, ldb int, beta float64, cOut []float64, ldc int) {
+	if m <= 0 || n <= 0 {
+		return
+	}
+	if k <= 0 || alpha == 0 {
+		scaleMatrix(m, n, beta, cOut, ldc)
+		return
+	}
+	grain := max(1, (1<<15)/max(1, n*k))
+	body := func(lo, hi int) {
+		gemmDirect(transA, transB, lo, hi, n, k, alpha, a, lda, b, ldb, beta, cOut, ldc)
+	}
+	if c == nil {
+		body(0, m)
+		return
+	}
+	c.Parallel(m, grain, body)
+}

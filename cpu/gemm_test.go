@@ -1,0 +1,194 @@
+package cpu
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand"
+	"runtime"
+	"testing"
+
+	"github.com/accel-go/accel/common"
+	"github.com/stretchr/testify/require"
+)
+
+// nnCtx returns a kernel context with the given number of threads.
+func nnCtx(t testing.TB, threads int) *Ctx {
+	e := &Engine{limits: common.DefaultLimits.WithDefaults(), pool: newPool(threads)}
+	t.Cleanup(e.pool.close)
+	return &Ctx{ctx: context.Background(), eng: e, run: &runState{}}
+}
+
+func nnRand32(r *rand.Rand, n int) []float32 {
+	s := make([]float32, n)
+	for i := range s {
+		s[i] = float32(r.NormFloat64())
+	}
+	return s
+}
+
+// nnNaiveGemm is the triple loop C = alpha*op(A)op(B) + beta*C in float64.
+func nnNaiveGemm(transA, transB bool, m, n, k int, alpha float64, a []float32, lda int, b []float32, ldb int, beta float64, c []float32, ldc int) []float64 {
+	out := make([]float64, m*n)
+	for i := 0; i < m; i++ {
+		for j := 0; j < n; j++ {
+			var s float64
+			for p := 0; p < k; p++ {
+				var av, bv float32
+				if transA {
+					av = a[p*lda+i]
+				} else {
+					av = a[i*lda+p]
+				}
+				if transB {
+					bv = b[j*ldb+p]
+				} else {
+					bv = b[p*ldb+j]
+				}
+				s += float64(av) * float64(bv)
+			}
+			v := alpha * s
+			if beta != 0 {
+				v += beta * float64(c[i*ldc+j])
+			}
+			out[i*n+j] = v
+		}
+	}
+	return out
+}
+
+func nnClose(t *testing.T, want []float64, got []float32, tol float64, msg string) {
+	t.Helper()
+	require.Equal(t, len(want), len(got), msg)
+	for i := range want {
+		d := math.Abs(want[i] - float64(got[i]))
+		if d > tol*(1+math.Abs(want[i])) {
+			require.Failf(t, "mismatch", "%s: element %d: want %v got %v", msg, i, want[i], got[i])
+		}
+	}
+}
+
+func TestSgemmAgainstNaive(t *testing.T) {
+	r := rand.New(rand.NewSource(1))
+	sizes := []int{1, 3, 7, 17, 33, 130}
+	for _, threads := range []int{1, 3} {
+		c := nnCtx(t, threads)
+		for _, m := range sizes {
+			for _, n := range sizes {
+				for _, k := range []int{1, 5, 17, 300} {
+					for tr := 0; tr < 4; tr++ {
+						transA, transB := tr&1 != 0, tr&2 != 0
+						alpha, beta := float32(1.5), float32(0)
+						if (m+n+k)%3 == 0 {
+							beta = -0.5
+						} else if (m+n)%2 == 0 {
+							beta = 1
+						}
+						lda, ldb, ldc := k+2, n+1, n+3
+						if transA {
+							lda = m + 1
+						}
+						if transB {
+							ldb = k + 3
+						}
+						arows, brows := m, k
+						if transA {
+							arows = k
+						}
+						if transB {
+							brows = n
+						}
+						a := nnRand32(r, arows*lda)
+						b := nnRand32(r, brows*ldb)
+						cv := nnRand32(r, m*ldc)
+						want := nnNaiveGemm(transA, transB, m, n, k, float64(alpha), a, lda, b, ldb, float64(beta), cv, ldc)
+						got := append([]float32(nil), cv...)
+						sgemm(c, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, got, ldc)
+						flat := make([]float32, 0, m*n)
+						for i := 0; i < m; i++ {
+							flat = append(flat, got[i*ldc:i*ldc+n]...)
+							// Padding columns of C are untouched.
+							require.Equal(t, cv[i*ldc+n:i*ldc+ldc], got[i*ldc+n:i*ldc+ldc])
+						}
+						nnClose(t, want, flat, 1e-4, fmt.Sprintf("m=%d n=%d k=%d tA=%v tB=%v threads=%d", m, n, k, transA, transB, threads))
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestSgemmBetaZeroIgnoresNaN(t *testing.T) {
+	c := nnCtx(t, 2)
+	for _, sz := range []int{2, 40} {
+		a := make([]float32, sz*sz)
+		b := make([]float32, sz*sz)
+		out := make([]float32, sz*sz)
+		for i := range a {
+			a[i], b[i], out[i] = 1, 2, float32(math.NaN())
+		}
+		sgemm(c, false, false, sz, sz, sz, 1, a, sz, b, sz, 0, out, sz)
+		for _, v := range out {
+			require.Equal(t, float32(2*sz), v)
+		}
+		// k = 0 with beta 0 clears C.
+		sgemm(c, false, false, sz, sz, 0, 1, a, sz, b, sz, 0, out, sz)
+		for _, v := range out {
+			require.Equal(t, float32(0), v)
+		}
+	}
+}
+
+func TestDgemmAgainstNaive(t *testing.T) {
+	r := rand.New(rand.NewSource(2))
+	c := nnCtx(t, 2)
+	for _, m := range []int{1, 7, 40} {
+		for _, n := range []int{1, 9, 33} {
+			for _, k := range []int{1, 17} {
+				for tr := 0; tr < 4; tr++ {
+					transA, transB := tr&1 != 0, tr&2 != 0
+					a32 := nnRand32(r, m*k)
+					b32 := nnRand32(r, k*n)
+					c32 := nnRand32(r, m*n)
+					lda, ldb := k, n
+					if transA {
+						lda = m
+					}
+					if transB {
+						ldb = k
+					}
+					want := nnNaiveGemm(transA, transB, m, n, k, 2, a32, lda, b32, ldb, 0.5, c32, n)
+					a, b, cv := make([]float64, len(a32)), make([]float64, len(b32)), make([]float64, len(c32))
+					for i, v := range a32 {
+						a[i] = float64(v)
+					}
+					for i, v := range b32 {
+						b[i] = float64(v)
+					}
+					for i, v := range c32 {
+						cv[i] = float64(v)
+					}
+					dgemm(c, transA, transB, m, n, k, 2, a, lda, b, ldb, 0.5, cv, n)
+					for i := range want {
+						require.InDelta(t, want[i], cv[i], 1e-9*(1+math.Abs(want[i])))
+					}
+				}
+			}
+		}
+	}
+}
+
+func BenchmarkSgemm(b *testing.B) {
+	for _, sz := range []int{64, 128, 256, 512, 1024} {
+		b.Run(fmt.Sprint(sz), func(b *testing.B) {
+			r := rand.New(rand.NewSource(3))
+			c := nnCtx(b, runtime.GOMAXPROCS(0))
+			x, y, z := nnRand32(r, sz*sz), nnRand32(r, sz*sz), make([]float32, sz*sz)
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				sgemm(c, false, false, sz, sz, sz, 1, x, sz, y, sz, 0, z, sz)
+			}
+			b.ReportMetric(2*float64(sz)*float64(sz)*float64(sz)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}
