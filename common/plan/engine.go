@@ -31,7 +31,7 @@ type Engine struct {
 	inputs  []common.TensorInfo
 	outputs []common.TensorInfo
 
-	learn    *cpu.Engine              // whole model, every value as an output
+	learn    *cpu.Engine                  // whole model, every value as an output
 	hostEngs map[*common.Node]*cpu.Engine // one-node engines, made on demand
 
 	mu       sync.Mutex
