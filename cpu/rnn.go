@@ -315,6 +315,16 @@ func recurrent(c *Ctx, n *common.Node, in []*common.Tensor, kind rnnKind) ([]*co
 
 type rnnFloat interface{ ~float32 | ~float64 }
 
+// rnnMatMul computes out = a * b^T for an m x k matrix a and an nb x k
+// matrix b: through the shared sgemm for float32, directly for float64.
+func rnnMatMul[T rnnFloat](c *Ctx, a []T, m, k int, b []T, nb int, out []T) {
+	if af, ok := any(a).([]float32); ok {
+		sgemm(c, false, true, m, nb, k, 1, af, max(k, 1), any(b).([]float32), max(k, 1), 0, any(out).([]float32), max(nb, 1))
+		return
+	}
+	matMulABt(c, a, m, k, b, nb, out)
+}
+
 // matMulABt computes out[i*nb+j] = sum_p a[i*k+p] * b[j*k+p] for an m x k
 // matrix a and an nb x k matrix b (out = a * b^T).
 func matMulABt[T rnnFloat](c *Ctx, a []T, m, k int, b []T, nb int, out []T) {
@@ -443,7 +453,7 @@ func runRNN[T rnnFloat](c *Ctx, s *rnnSetup, in []*common.Tensor) ([]*common.Ten
 		}
 		wd := w[d*gh*s.inSize : (d+1)*gh*s.inSize]
 		rd := r[d*gh*H : (d+1)*gh*H]
-		matMulABt(c, x, rows, s.inSize, wd, gh, xw)
+		rnnMatMul(c, x, rows, s.inSize, wd, gh, xw)
 		// Fold the biases that are plain additions into the projection.
 		var rbh []T // GRU with linear_before_reset: Rb of the h gate
 		if bias != nil {
@@ -491,9 +501,9 @@ func runRNN[T rnnFloat](c *Ctx, s *rnnSetup, in []*common.Tensor) ([]*common.Ten
 			// Recurrent projection of the previous state.
 			if s.kind == kindGRU && !s.linearBeforeReset {
 				hr2 := hr[:B*2*H]
-				matMulABt(c, hState, B, H, rd[:2*H*H], 2*H, hr2)
+				rnnMatMul(c, hState, B, H, rd[:2*H*H], 2*H, hr2)
 			} else {
-				matMulABt(c, hState, B, H, rd, gh, hr)
+				rnnMatMul(c, hState, B, H, rd, gh, hr)
 			}
 			tOf := func(b int) int {
 				if s.reverse[d] {
@@ -533,7 +543,7 @@ func runRNN[T rnnFloat](c *Ctx, s *rnnSetup, in []*common.Tensor) ([]*common.Ten
 						}
 					}
 					hh := hr[B*2*H : B*3*H]
-					matMulABt(c, rh, B, H, rd[2*H*H:], H, hh)
+					rnnMatMul(c, rh, B, H, rd[2*H*H:], H, hh)
 					for b := 0; b < B; b++ {
 						if step >= s.lens[b] {
 							continue

@@ -47,6 +47,9 @@ func (e *DecodeError) Error() string {
 // Unwrap returns the underlying error (which wraps a common sentinel).
 func (e *DecodeError) Unwrap() error { return e.Err }
 
+// maxPath bounds the length of an error's field path.
+const maxPath = 300
+
 // at prefixes err's path with seg.
 func at(seg string, err error) error {
 	if err == nil {
@@ -55,6 +58,11 @@ func at(seg string, err error) error {
 	var de *DecodeError
 	if errors.As(err, &de) {
 		switch {
+		case len(de.Path) > maxPath:
+			// Keep the innermost part of very deep paths.
+			if !strings.HasPrefix(de.Path, "...") {
+				de.Path = "..." + de.Path
+			}
 		case de.Path == "":
 			de.Path = seg
 		case strings.HasPrefix(de.Path, "["):
