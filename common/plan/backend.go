@@ -92,11 +92,3 @@ type Arena interface {
 	// Close frees the memory. It is idempotent.
 	Close() error
 }
-
-// NodePlace says where one node runs.
-type NodePlace struct {
-	Node   string // node label
-	Op     string
-	Device bool   // true: on the device (a kernel, or a view)
-	Reason string // why not, when on the CPU; "view" for device views
-}

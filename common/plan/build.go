@@ -12,7 +12,7 @@ import (
 // Plan is the step list for one input-shape signature.
 type Plan struct {
 	// Places says where each node runs, in execution order.
-	Places []NodePlace
+	Places []common.NodePlacement
 	// ActBytes is the arena space the plan's activations take (after the
 	// weights).
 	ActBytes int64
@@ -181,7 +181,7 @@ func (e *Engine) build(inputs, vals map[string]common.Value) (*Plan, error) {
 	}
 
 	for i, n := range e.order {
-		place := NodePlace{Node: n.Label(), Op: n.OpType}
+		place := common.NodePlacement{Node: n.Label(), Op: n.OpType, Device: "cpu"}
 		// Views of device values stay on the device.
 		if isView(n) {
 			src := n.Inputs[0]
@@ -198,7 +198,7 @@ func (e *Engine) build(inputs, vals map[string]common.Value) (*Plan, error) {
 				}
 				d.root.aliases = append(d.root.aliases, n.Outputs[0])
 				dev[n.Outputs[0]] = &dval{op: out, root: d.root}
-				place.Device, place.Reason = true, "view"
+				place.Device, place.Reason = e.be.Name(), "view"
 				p.Places = append(p.Places, place)
 				continue
 			}
@@ -282,7 +282,7 @@ func (e *Engine) build(inputs, vals map[string]common.Value) (*Plan, error) {
 				st.out[j] = d
 			}
 			p.steps = append(p.steps, st)
-			place.Device = true
+			place.Device = e.be.Name()
 			p.Places = append(p.Places, place)
 			continue
 		}

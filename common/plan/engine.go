@@ -107,7 +107,7 @@ func Compile(be Backend, m *common.Model, opts common.Options) (*Engine, error) 
 		var bad []string
 		if probed {
 			for _, pl := range e.last.Places {
-				if !pl.Device {
+				if pl.Device == "cpu" {
 					bad = append(bad, fmt.Sprintf("%s (%s): %s", pl.Node, pl.Op, pl.Reason))
 				}
 			}
@@ -142,13 +142,13 @@ func (e *Engine) Outputs() []common.TensorInfo { return e.outputs }
 
 // Placement lists where each node runs in the most recent plan (the
 // probe plan right after Compile), or nil before any plan exists.
-func (e *Engine) Placement() []NodePlace {
+func (e *Engine) Placement() []common.NodePlacement {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.last == nil {
 		return nil
 	}
-	return append([]NodePlace(nil), e.last.Places...)
+	return append([]common.NodePlacement(nil), e.last.Places...)
 }
 
 // ArenaBytes is the size of the device arena the plans made so far need
@@ -239,7 +239,7 @@ func (e *Engine) RunValues(ctx context.Context, inputs map[string]common.Value) 
 	}
 	if e.opts.DeviceOnly {
 		for _, pl := range p.Places {
-			if !pl.Device {
+			if pl.Device == "cpu" {
 				p.release()
 				return nil, fmt.Errorf("%w: %s: device-only engine, but node %s (%s) cannot run on the device for these shapes: %s",
 					common.ErrUnsupported, e.be.Name(), pl.Node, pl.Op, pl.Reason)
@@ -446,9 +446,13 @@ func splitFused(n *common.Node, opsets map[string]int64) []*common.Node {
 	if act.Name == "" {
 		act.Name = n.Label() + "/fused"
 	}
-	if act.Opset == 0 {
+	if act.OpType == "Clip" {
+		act.Opset = 6 // the fused form keeps min and max as attributes
+	} else if act.Opset == 0 {
 		act.Opset = opsets[""]
-		if act.Opset == 0 {
+		if act.OpType == "Clip" {
+		act.Opset = 6 // the fused form keeps min and max as attributes
+	} else if act.Opset == 0 {
 			act.Opset = opsets["ai.onnx"]
 		}
 	}

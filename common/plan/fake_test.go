@@ -267,7 +267,7 @@ func TestRandomGraphsMatchCPU(t *testing.T) {
 			switch {
 			case pl.Reason == "view":
 				views++
-			case !pl.Device:
+			case pl.Device == "cpu":
 				cpuNodes++
 			}
 		}
@@ -304,11 +304,13 @@ func TestDeviceOnlyListsEveryUnsupportedNode(t *testing.T) {
 	e, err := Compile(be, m, common.Options{})
 	require.NoError(t, err)
 	defer e.Close()
+	var _ common.Placer = e
+	var _ common.ArenaSizer = e
 	pl := e.Placement()
 	require.Len(t, pl, 3)
-	require.False(t, pl[0].Device)
-	require.True(t, pl[1].Device)
-	require.False(t, pl[2].Device)
+	require.Equal(t, "cpu", pl[0].Device)
+	require.Equal(t, "fake", pl[1].Device)
+	require.Equal(t, "cpu", pl[2].Device)
 	x := common.NewTensor(common.Shape{2, 3}, []float32{1, 2, 3, 3, 2, 1})
 	out, err := e.Run(context.Background(), map[string]*common.Tensor{"x": x})
 	require.NoError(t, err)
