@@ -451,8 +451,8 @@ func splitFused(n *common.Node, opsets map[string]int64) []*common.Node {
 	} else if act.Opset == 0 {
 		act.Opset = opsets[""]
 		if act.OpType == "Clip" {
-		act.Opset = 6 // the fused form keeps min and max as attributes
-	} else if act.Opset == 0 {
+			act.Opset = 6 // the fused form keeps min and max as attributes
+		} else if act.Opset == 0 {
 			act.Opset = opsets["ai.onnx"]
 		}
 	}
