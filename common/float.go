@@ -89,7 +89,7 @@ func (v F8E4M3FN) Float32() float32 {
 // Float32 decodes a float8 E4M3FNUZ value (bias 8, NaN = 0x80, no -0).
 func (v F8E4M3FNUZ) Float32() float32 {
 	if v == 0x80 {
-		return float32(math.NaN())
+		return negNaN
 	}
 	return signed(v&0x80 != 0, minifloat(int(v>>3)&0xf, int(v)&7, 3, 8))
 }
@@ -102,7 +102,7 @@ func (v F8E5M2) Float32() float32 {
 // Float32 decodes a float8 E5M2FNUZ value (bias 16, NaN = 0x80, no -0).
 func (v F8E5M2FNUZ) Float32() float32 {
 	if v == 0x80 {
-		return float32(math.NaN())
+		return negNaN
 	}
 	return signed(v&0x80 != 0, minifloat(int(v>>2)&0x1f, int(v)&3, 2, 16))
 }
@@ -119,6 +119,9 @@ func (v F8E8M0) Float32() float32 {
 func (v F4E2M1) Float32() float32 {
 	return signed(v&8 != 0, minifloat(int(v>>1)&3, int(v)&1, 1, 1))
 }
+
+// negNaN is the NaN of the FNUZ types: their NaN code has the sign bit set.
+var negNaN = math.Float32frombits(0xffc00000)
 
 func minifloat(e, m, mbits, bias int) float32 {
 	if e == 0 {

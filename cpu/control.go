@@ -173,12 +173,14 @@ func loopKernel(c *Ctx, n *common.Node, in []common.Value) ([]common.Value, erro
 		if len(outs) < 1+nCarried+nScan {
 			return nil, nodeErr(n, common.ErrInvalidModel, "body returned %d values, want %d", len(outs), 1+nCarried+nScan)
 		}
-		if outs[0] != nil {
+		if hasCond {
+			// Without a cond input the body's cond output is ignored.
+			if outs[0] == nil {
+				return nil, nodeErr(n, common.ErrInvalidModel, "the body produced no cond output")
+			}
 			if cond, err = boolOf(n, outs[0], "the body's cond output"); err != nil {
 				return nil, err
 			}
-		} else if hasCond {
-			return nil, nodeErr(n, common.ErrInvalidModel, "the body produced no cond output")
 		}
 		copy(carried, outs[1:1+nCarried])
 		for k := 0; k < nScan; k++ {

@@ -371,8 +371,28 @@ func rdPass[T rdNum, A rdAcc](c *Ctx, op redOp, xs []T, l rdLayout, acc, shift [
 		}
 	}
 	if p < 0 {
-		// Everything reduces into one output: no split.
-		rdRange[T, A](op, xs, l, acc, shift, -1, 0, 0)
+		// Everything reduces into one output, and the reduced dims merged
+		// into one contiguous group: split it into partial results.
+		const chunk = 1 << 16
+		parts := (len(xs) + chunk - 1) / chunk
+		if parts <= 1 || c.Threads() <= 1 {
+			rdRange[T, A](op, xs, l, acc, shift, -1, 0, 0)
+			return
+		}
+		var sh A
+		if shift != nil {
+			sh = shift[0]
+		}
+		part := make([]A, parts)
+		id := rdIdentity[T, A](op)
+		c.Parallel(parts, 1, func(lo, hi int) {
+			for q := lo; q < hi; q++ {
+				part[q] = rdRow(op, id, xs[q*chunk:min(len(xs), (q+1)*chunk)], sh)
+			}
+		})
+		for _, v := range part {
+			acc[0] = rdCombine(op, acc[0], v)
+		}
 		return
 	}
 	units := l.size[p]
@@ -445,6 +465,25 @@ func rdRange[T rdNum, A rdAcc](op redOp, xs []T, l rdLayout, acc, shift []A, p, 
 			return
 		}
 	}
+}
+
+// rdCombine merges two partial accumulators of op.
+func rdCombine[A rdAcc](op redOp, a, b A) A {
+	switch op {
+	case redProd:
+		return a * b
+	case redMax:
+		if b > a || b != b {
+			return b
+		}
+		return a
+	case redMin:
+		if b < a || b != b {
+			return b
+		}
+		return a
+	}
+	return a + b
 }
 
 // rdRow folds a contiguous run of inputs into one accumulator.

@@ -426,3 +426,45 @@ func TestCumSum(t *testing.T) {
 	_, err = rdRun(t, 1, rdNode("CumSum", 14, nil), x, common.Scalar(float32(0)))
 	require.ErrorIs(t, err, common.ErrShape)
 }
+
+func TestReduceAllParallelMatchesSerial(t *testing.T) {
+	rng := rand.New(rand.NewSource(9))
+	x := make([]float32, 300_001)
+	for i := range x {
+		x[i] = float32(rng.Float64() + 0.5)
+	}
+	xt := common.NewTensor(common.Shape{len(x)}, x)
+	for _, op := range rdOps {
+		serial := rdMust(t, 1, rdNode(op, 18, nil), xt)
+		par := rdMust(t, 4, rdNode(op, 18, nil), xt)
+		s, p := float64(common.Data[float32](serial[0])[0]), float64(common.Data[float32](par[0])[0])
+		if op == "ReduceProd" {
+			require.Equal(t, s, p, op) // both overflow to +inf
+			continue
+		}
+		require.InDelta(t, s, p, 1e-6*math.Abs(s), op)
+	}
+}
+
+func BenchmarkReduceSum(b *testing.B) {
+	x := make([]float32, 512*512)
+	for i := range x {
+		x[i] = float32(i % 7)
+	}
+	xt := common.NewTensor(common.Shape{512, 512}, x)
+	for _, axis := range []int64{0, 1} {
+		b.Run([]string{"outer", "inner"}[axis], func(b *testing.B) {
+			c := rdCtx(2)
+			defer c.eng.pool.close()
+			n := rdNode("ReduceSum", 13, nil)
+			k := kernels["ReduceSum"].tensor
+			ax := rdAxes(axis)
+			b.SetBytes(int64(len(x) * 4))
+			for i := 0; i < b.N; i++ {
+				if _, err := k(c, n, []*common.Tensor{xt, ax}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

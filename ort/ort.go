@@ -79,7 +79,7 @@ func load() error {
 				}
 			}
 			ortgo.SetSharedLibraryPath(p)
-			if err := ortgo.InitializeEnvironment(ortgo.WithLogLevelError()); err != nil {
+			if err := ortgo.InitializeEnvironment(ortgo.WithLogLevelFatal()); err != nil {
 				tried = append(tried, fmt.Sprintf("%s (%v)", p, err))
 				continue
 			}

@@ -19,7 +19,7 @@ func cmdDevices(args []string, stdout, stderr io.Writer) error {
 		}
 		devs, err := b.Devices()
 		if err != nil {
-			fmt.Fprintf(stdout, "%-10s unavailable: %s\n", name, oneLine(err.Error()))
+			fmt.Fprintf(stdout, "%-10s %s\n", name, oneLine(err.Error()))
 			continue
 		}
 		fmt.Fprintf(stdout, "%-10s available, %d device(s)\n", name, len(devs))
