@@ -92,9 +92,10 @@ func TestModelsMatchCPU(t *testing.T) {
 	}
 }
 
-// TestNodeSuiteAgreesWithCPU runs the node tests on ort, and checks that
-// on every case both backends run, their outputs agree with each other
-// within the suite's tolerance unless ort's result is a listed failure.
+// TestNodeSuiteAgreesWithCPU runs the node tests on ort against the
+// reference data (failures must be listed in testdata/known_failures.tsv),
+// and on every case both ort and cpu run, compares their outputs with each
+// other (twice the suite's tolerance: each is within it of the reference).
 func TestNodeSuiteAgreesWithCPU(t *testing.T) {
 	available(t)
 	dir, ok := conformance.Dir()
@@ -106,6 +107,7 @@ func TestNodeSuiteAgreesWithCPU(t *testing.T) {
 	known, err := conformance.LoadKnown("testdata/known_failures.tsv")
 	require.NoError(t, err)
 	var sum conformance.Summary
+	both := 0
 	for _, c := range cases {
 		r := conformance.RunCase(ort.Backend{}, c, conformance.Options{Timeout: time.Minute})
 		sum.Add(r)
@@ -116,7 +118,26 @@ func TestNodeSuiteAgreesWithCPU(t *testing.T) {
 		if r.Status == conformance.Passed && isKnown {
 			t.Errorf("%s passes now; remove it from ort/testdata/known_failures.tsv", c.Name)
 		}
+		if r.Status == conformance.Unsupported || isKnown {
+			continue
+		}
+		got, err := conformance.Outputs(ort.Backend{}, c, conformance.Options{Timeout: time.Minute})
+		if err != nil {
+			continue
+		}
+		want, err := conformance.Outputs(cpu.Backend{}, c, conformance.Options{Timeout: time.Minute})
+		if err != nil {
+			t.Errorf("%s: cpu: %v", c.Name, err)
+			continue
+		}
+		both++
+		for name, w := range want {
+			if _, err := conformance.Compare(got[name], w, 2*conformance.DefaultRTol, 2*conformance.DefaultATol); err != nil {
+				t.Errorf("%s: ort and cpu differ on %q: %v", c.Name, name, err)
+			}
+		}
 	}
+	t.Logf("ort and cpu agree on all %d cases both run", both)
 	t.Log(sum.Line("ort"))
 }
 

@@ -477,3 +477,29 @@ func (s *Summary) Add(r Result) {
 func (s Summary) Line(backend string) string {
 	return fmt.Sprintf("%s: %d passed, %d failed, %d unsupported", backend, s.Passed, s.Failed, s.Unsupported)
 }
+
+// Outputs runs a case's model on backend b with the case's inputs and
+// returns the outputs, for comparing two backends with each other.
+func Outputs(b common.Backend, c Case, opts Options) (map[string]common.Value, error) {
+	lim := opts.Compile.Limits
+	m, err := onnx.LoadModel(filepath.Join(c.Dir, "model.onnx"), lim)
+	if err != nil {
+		return nil, err
+	}
+	inputs, _, err := LoadData(m, filepath.Join(c.Dir, "test_data_set_0"), lim)
+	if err != nil {
+		return nil, err
+	}
+	eng, err := b.Compile(m, opts.Compile)
+	if err != nil {
+		return nil, err
+	}
+	defer eng.Close()
+	timeout := opts.Timeout
+	if timeout <= 0 {
+		timeout = 2 * time.Minute
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	return RunValues(ctx, eng, inputs)
+}

@@ -61,7 +61,7 @@ func TestPassesPreserveResults(t *testing.T) {
 		}
 	}
 	require.Equal(t, map[string]int{"Conv": 2, "Add": 1, "fused:Relu": 1, "fused:Clip": 1}, ops, "BN folded, Identity gone, activations fused, constants folded")
-	require.Len(t, m.Graph.Nodes, 9, "the input model is not modified")
+	require.Len(t, m.Graph.Nodes, 8, "the input model is not modified")
 
 	rng := rand.New(rand.NewPCG(3, 4))
 	in := map[string]*common.Tensor{"x": randTensor(rng, -2, 2, 2, 3, 9, 9)}
