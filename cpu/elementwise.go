@@ -123,6 +123,9 @@ type unarySpec struct {
 	si       func(int64) int64
 	ui       func(uint64) uint64
 	viaFloat bool
+	// loop32, when set, is a whole-slice float32 version (for the cheap
+	// activations, where a call per element would dominate).
+	loop32 func(n *common.Node, d, x []float32)
 }
 
 func plain(f func(float64) float64) func(*common.Node) (func(float64) float64, error) {
@@ -136,6 +139,15 @@ func (s unarySpec) kernel() TensorKernel {
 			return nil, err
 		}
 		d := x.DType()
+		if d == common.Float32 && s.loop32 != nil {
+			out, err := c.Alloc(d, x.Shape())
+			if err != nil {
+				return nil, err
+			}
+			xs, ds := common.Data[float32](x), common.Data[float32](out)
+			c.Parallel(len(xs), ewGrain, func(lo, hi int) { s.loop32(n, ds[lo:hi], xs[lo:hi]) })
+			return []*common.Tensor{out}, nil
+		}
 		if d.IsFloat() && s.mk != nil {
 			f, err := s.mk(n)
 			if err != nil {
@@ -239,8 +251,18 @@ func geluFn(n *common.Node) (func(float64) float64, error) {
 func init() {
 	neg := func(v int64) int64 { return -v }
 	specs := map[string]unarySpec{
-		"Abs":        {mk: plain(math.Abs), si: absI, ui: identU},
-		"Neg":        {mk: plain(func(x float64) float64 { return -x }), si: neg},
+		"Abs": {mk: plain(math.Abs), si: absI, ui: identU, loop32: func(_ *common.Node, d, x []float32) {
+			d = d[:len(x)]
+			for i, v := range x {
+				d[i] = math.Float32frombits(math.Float32bits(v) &^ (1 << 31))
+			}
+		}},
+		"Neg": {mk: plain(func(x float64) float64 { return -x }), si: neg, loop32: func(_ *common.Node, d, x []float32) {
+			d = d[:len(x)]
+			for i, v := range x {
+				d[i] = -v
+			}
+		}},
 		"Exp":        {mk: plain(math.Exp)},
 		"Log":        {mk: plain(math.Log)},
 		"Sqrt":       {mk: plain(math.Sqrt)},
@@ -268,7 +290,15 @@ func init() {
 				return 0
 			}
 			return x
-		}), si: func(v int64) int64 { return max(v, 0) }},
+		}), si: func(v int64) int64 { return max(v, 0) }, loop32: func(_ *common.Node, d, x []float32) {
+			d = d[:len(x)]
+			for i, v := range x {
+				if v < 0 {
+					v = 0
+				}
+				d[i] = v
+			}
+		}},
 		"LeakyRelu": {mk: attrFn([]string{"alpha"}, []float32{0.01}, func(a []float64) func(float64) float64 {
 			return func(x float64) float64 {
 				if x < 0 {

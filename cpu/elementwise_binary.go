@@ -591,12 +591,52 @@ func binKernel(op binOp) TensorKernel {
 		if op == opPRelu && a.DType() == common.Bool {
 			return nil, unsupportedType(n, a.DType())
 		}
+		if op != opPRelu {
+			if b, err = legacyBroadcast(n, a, b); err != nil {
+				return nil, err
+			}
+		}
 		out, err := binary(c, n, op, a, b, nil)
 		if err != nil {
 			return nil, err
 		}
 		return []*common.Tensor{out}, nil
 	}
+}
+
+// legacyBroadcast applies the broadcast rules of opsets before 7, where
+// binary ops broadcast only when the broadcast attribute is 1, and then B
+// to A: B's dims match A's dims from axis on (from the end by default).
+// It returns B reshaped so that numpy rules give that result. From opset 7
+// on it returns b unchanged.
+func legacyBroadcast(n *common.Node, a, b *common.Tensor) (*common.Tensor, error) {
+	if n.Opset <= 0 || n.Opset >= 7 {
+		return b, nil
+	}
+	if n.AttrInt("broadcast", 0) == 0 {
+		if !a.Shape().Equal(b.Shape()) {
+			return nil, fmt.Errorf("%w: %s (opset %d) without broadcast=1 needs equal shapes, got %v and %v", common.ErrShape, n.OpType, n.Opset, a.Shape(), b.Shape())
+		}
+		return b, nil
+	}
+	ra, rb := a.Rank(), b.Rank()
+	axis := n.AttrInt("axis", int64(ra-rb))
+	if axis < 0 {
+		axis += int64(ra)
+	}
+	if rb > ra || axis < 0 || axis+int64(rb) > int64(ra) {
+		return nil, fmt.Errorf("%w: %s (opset %d): B of shape %v does not fit A of shape %v at axis %d", common.ErrShape, n.OpType, n.Opset, b.Shape(), a.Shape(), n.AttrInt("axis", int64(ra-rb)))
+	}
+	shape := b.Shape().Clone()
+	for i := int(axis) + rb; i < ra; i++ {
+		shape = append(shape, 1)
+	}
+	for i, d := range b.Shape() {
+		if da := a.Shape()[int(axis)+i]; d != da && d != 1 {
+			return nil, fmt.Errorf("%w: %s (opset %d): B of shape %v does not match A of shape %v at axis %d", common.ErrShape, n.OpType, n.Opset, b.Shape(), a.Shape(), axis)
+		}
+	}
+	return b.Reshape(shape)
 }
 
 func modKernel(c *Ctx, n *common.Node, in []*common.Tensor) ([]*common.Tensor, error) {
@@ -791,6 +831,9 @@ func powKernel(c *Ctx, n *common.Node, in []*common.Tensor) ([]*common.Tensor, e
 	}
 	if !b.DType().IsFloat() && !b.DType().IsInteger() {
 		return nil, unsupportedType(n, b.DType())
+	}
+	if b, err = legacyBroadcast(n, a, b); err != nil {
+		return nil, err
 	}
 	d := a.DType()
 	var out *common.Tensor

@@ -582,3 +582,37 @@ func TestEwOutputLimit(t *testing.T) {
 	_, err := kernels["Add"].tensor(c, ewNode("Add", 14), []*common.Tensor{a, b})
 	require.ErrorIs(t, err, common.ErrLimit)
 }
+
+func TestEwLegacyBroadcastAttribute(t *testing.T) {
+	rng := rand.New(rand.NewSource(5))
+	a := ewRandF32(rng, common.Shape{2, 3, 4, 5})
+	b := ewRandF32(rng, common.Shape{3, 4})
+	y := ewOne(t, ewNode("Add", 6, ewI("broadcast", 1), ewI("axis", 1)), a, b)
+	require.Equal(t, a.Shape(), y.Shape())
+	ad, bd, yd := common.Data[float32](a), common.Data[float32](b), common.Data[float32](y)
+	for i := range yd {
+		j := i / 5 % 12 // index of (dim1, dim2) in B
+		require.Equal(t, ad[i]+bd[j], yd[i], "element %d", i)
+	}
+	// default axis: B matches A's trailing dims
+	c := ewRandF32(rng, common.Shape{4, 5})
+	y = ewOne(t, ewNode("Mul", 1, ewI("broadcast", 1)), a, c)
+	for i := range yd {
+		require.Equal(t, ad[i]*common.Data[float32](c)[i%20], common.Data[float32](y)[i])
+	}
+	// scalar B
+	y = ewOne(t, ewNode("Sub", 6, ewI("broadcast", 1)), a, common.Scalar[float32](1))
+	require.Equal(t, ad[7]-1, common.Data[float32](y)[7])
+	// without broadcast=1 shapes must be equal; with it, B must fit A
+	_, err := ewRun(t, ewNode("Add", 6), a, c)
+	require.ErrorIs(t, err, common.ErrShape)
+	_, err = ewRun(t, ewNode("Add", 6, ewI("broadcast", 1), ewI("axis", 3)), a, b)
+	require.ErrorIs(t, err, common.ErrShape)
+	_, err = ewRun(t, ewNode("Add", 6, ewI("broadcast", 1), ewI("axis", 0)), a, b)
+	require.ErrorIs(t, err, common.ErrShape)
+	_, err = ewRun(t, ewNode("Pow", 1, ewI("broadcast", 1)), c, a)
+	require.ErrorIs(t, err, common.ErrShape)
+	// opset 7 uses numpy rules and ignores the old attributes
+	y = ewOne(t, ewNode("Add", 7), c, a)
+	require.Equal(t, a.Shape(), y.Shape())
+}

@@ -40,6 +40,21 @@ type matMulPlan struct {
 	bOff      []int
 	outShape  common.Shape
 	foldBatch bool // B is one matrix and A's batches are contiguous: one big product
+
+	ab, bb, batchShape common.Shape
+}
+
+// offsets fills aOff and bOff; the caller has checked that the output
+// (at least one element per batch) fits the limits.
+func (p *matMulPlan) offsets() {
+	sa, sb := BroadcastStrides(p.ab, p.batchShape), BroadcastStrides(p.bb, p.batchShape)
+	p.aOff, p.bOff = make([]int, p.batch), make([]int, p.batch)
+	BroadcastIndex(p.batchShape, sa, p.aOff)
+	BroadcastIndex(p.batchShape, sb, p.bOff)
+	for i := range p.aOff {
+		p.aOff[i] *= p.m * p.k
+		p.bOff[i] *= p.k * p.n
+	}
 }
 
 func planMatMul(n *common.Node, as, bs common.Shape) (*matMulPlan, error) {
@@ -79,17 +94,7 @@ func planMatMul(n *common.Node, as, bs common.Shape) (*matMulPlan, error) {
 			return p, nil
 		}
 	}
-	if nb > 1<<24 {
-		return nil, fmt.Errorf("%w: %s: MatMul batch of %d matrices", common.ErrLimit, n.Label(), nb)
-	}
-	sa, sb := BroadcastStrides(ab, batch), BroadcastStrides(bb, batch)
-	p.aOff, p.bOff = make([]int, nb), make([]int, nb)
-	BroadcastIndex(batch, sa, p.aOff)
-	BroadcastIndex(batch, sb, p.bOff)
-	for i := range p.aOff {
-		p.aOff[i] *= p.m * p.k
-		p.bOff[i] *= p.k * p.n
-	}
+	p.ab, p.bb, p.batchShape = ab, bb, batch
 	return p, nil
 }
 
@@ -109,6 +114,9 @@ func matMul(c *Ctx, n *common.Node, a, b *common.Tensor) (*common.Tensor, error)
 	}
 	if y.Len() == 0 {
 		return y, nil
+	}
+	if !p.foldBatch {
+		p.offsets()
 	}
 	switch a.DType() {
 	case common.Float32:

@@ -39,7 +39,7 @@ type poolPlan struct {
 	maxTaps             int
 }
 
-func planPool(n *common.Node, xs common.Shape, ceilAllowed bool) (*poolPlan, error) {
+func planPool(c *Ctx, n *common.Node, xs common.Shape, ceilAllowed bool) (*poolPlan, error) {
 	if len(xs) < 3 {
 		return nil, fmt.Errorf("%w: %s: %s input must have rank >= 3 (N, C, spatial...), got %v", common.ErrShape, n.Label(), n.OpType, xs)
 	}
@@ -71,9 +71,14 @@ func planPool(n *common.Node, xs common.Shape, ceilAllowed bool) (*poolPlan, err
 	for i := 0; i < r; i++ {
 		p.tOff[i+1] = p.tOff[i] + out[i]
 	}
+	// The output and the window tables must fit the limits before any
+	// of them is allocated.
+	if _, err := c.Check(common.Float32, poolOutShape(xs, out)); err != nil {
+		return nil, err
+	}
 	total := p.tOff[r]
-	if total > 1<<31 {
-		return nil, fmt.Errorf("%w: %s: pool output %v is too large", common.ErrLimit, n.Label(), out)
+	if _, err := c.Check(common.Int64, common.Shape{4, total}); err != nil {
+		return nil, err
 	}
 	p.start, p.klo, p.khi, p.ph = make([]int, total), make([]int, total), make([]int, total), make([]int, total)
 	p.maxTaps = 1
@@ -186,7 +191,7 @@ func maxPoolKernel(c *Ctx, n *common.Node, in []*common.Tensor) ([]*common.Tenso
 	default:
 		return nil, unsupportedType(n, x.DType())
 	}
-	p, err := planPool(n, x.Shape(), true)
+	p, err := planPool(c, n, x.Shape(), true)
 	if err != nil {
 		return nil, err
 	}
@@ -268,7 +273,7 @@ func avgPoolKernel(c *Ctx, n *common.Node, in []*common.Tensor) ([]*common.Tenso
 	if x.DType() != common.Float32 && x.DType() != common.Float64 {
 		return nil, unsupportedType(n, x.DType())
 	}
-	p, err := planPool(n, x.Shape(), true)
+	p, err := planPool(c, n, x.Shape(), true)
 	if err != nil {
 		return nil, err
 	}
@@ -333,7 +338,7 @@ func lpPoolKernel(c *Ctx, n *common.Node, in []*common.Tensor) ([]*common.Tensor
 	if err != nil {
 		return nil, err
 	}
-	p, err := planPool(n, x.Shape(), true)
+	p, err := planPool(c, n, x.Shape(), true)
 	if err != nil {
 		return nil, err
 	}

@@ -242,6 +242,10 @@ func TestPoolBadInput(t *testing.T) {
 	require.ErrorIs(t, err, common.ErrUnsupported)
 	_, err = nnRun(t, c, nnNode("MaxPool", 12, map[string]any{"kernel_shape": []int{1}}), common.Zeros(common.Float32, common.Shape{1, 3}))
 	require.ErrorIs(t, err, common.ErrShape)
+	// Huge pads: the output would exceed the limits; nothing is allocated.
+	big := 1 << 24
+	_, err = nnRun(t, c, nnNode("MaxPool", 12, map[string]any{"kernel_shape": []int{1, 1, 1}, "pads": []int{big, big, big, big, big, big}}), common.Zeros(common.Float32, common.Shape{1, 1, 1, 1, 1}))
+	require.ErrorIs(t, err, common.ErrLimit)
 	_, err = nnRun(t, c, nnNode("LpPool", 18, map[string]any{"kernel_shape": []int{1}, "p": 0}), common.Zeros(common.Float32, common.Shape{1, 1, 3}))
 	require.ErrorIs(t, err, common.ErrInvalidModel)
 }
