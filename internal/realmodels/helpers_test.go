@@ -42,9 +42,15 @@ func models(t *testing.T) ([]Model, string) {
 // open compiles a model file on a backend.
 func open(t *testing.T, backend, path string) common.Engine {
 	t.Helper()
+	return openWith(t, backend, path, common.Options{})
+}
+
+// openWith compiles a model file on a backend with options.
+func openWith(t *testing.T, backend, path string, opts common.Options) common.Engine {
+	t.Helper()
 	m, err := onnx.LoadModel(path, common.Limits{})
 	require.NoError(t, err, "loading %s", path)
-	eng, err := common.Open(backend, m, common.Options{})
+	eng, err := common.Open(backend, m, opts)
 	require.NoError(t, err, "compiling %s on %s", filepath.Base(path), backend)
 	t.Cleanup(func() { eng.Close() })
 	return eng

@@ -15,50 +15,61 @@ import (
 	"github.com/accel-go/accel/common/npy"
 )
 
-// TestCPUMatchesStoredReference runs each real model on cpu and compares
-// its outputs with the ones ONNX Runtime gave, stored under
-// testdata/real/NAME/.
+// TestCPUMatchesStoredReference runs each real model on cpu, with the
+// graph passes and without them, and compares its outputs with the ones
+// ONNX Runtime gave, stored under testdata/real/NAME/.
 func TestCPUMatchesStoredReference(t *testing.T) {
 	list, dir := models(t)
 	for _, m := range list {
-		t.Run(m.Name, func(t *testing.T) {
-			refs := filepath.Join(refRoot, m.Name)
-			stored, err := filepath.Glob(filepath.Join(refs, "*.npy"))
+		for _, passes := range []bool{true, false} {
+			name := m.Name
+			if !passes {
+				name += "/no-passes"
+			}
+			t.Run(name, func(t *testing.T) {
+				eng := openWith(t, "cpu", filepath.Join(dir, m.Name+".onnx"), common.Options{NoGraphPasses: !passes})
+				checkStored(t, m, runSteps(t, eng, m, "cpu"))
+			})
+		}
+	}
+}
+
+// checkStored compares the outputs of m's runs with the stored references.
+func checkStored(t *testing.T, m Model, outs []map[string]*common.Tensor) {
+	t.Helper()
+	refs := filepath.Join(refRoot, m.Name)
+	stored, err := filepath.Glob(filepath.Join(refs, "*.npy"))
+	require.NoError(t, err)
+	require.NotEmpty(t, stored, "no reference outputs in %s", refs)
+	var checked []string
+	for step, out := range outs {
+		for name, got := range out {
+			sums, err := Summaries(got)
 			require.NoError(t, err)
-			require.NotEmpty(t, stored, "no reference outputs in %s", refs)
-			eng := open(t, "cpu", filepath.Join(dir, m.Name+".onnx"))
-			outs := runSteps(t, eng, m, "cpu")
-			var checked []string
-			for step, out := range outs {
-				for name, got := range out {
-					sums, err := Summaries(got)
-					require.NoError(t, err)
-					for kind, g := range sums {
-						file := RefFile(step, name, kind)
-						want, err := npy.ReadFile(filepath.Join(refs, file), common.Limits{})
-						require.NoError(t, err, "output %s of run %d", name, step)
-						checked = append(checked, file)
-						switch kind {
-						case "argmax":
-							requireSameArgmax(t, got, g, want, file)
-						default:
-							require.Equal(t, want.DType(), g.DType(), file)
-							d, err := conformance.RelL2(g, want)
-							require.NoError(t, err, file)
-							require.LessOrEqual(t, d, maxRelL2, "%s: relative L2 error", file)
-							t.Logf("%s: relative L2 %.3g", file, d)
-						}
-					}
+			for kind, g := range sums {
+				file := RefFile(step, name, kind)
+				want, err := npy.ReadFile(filepath.Join(refs, file), common.Limits{})
+				require.NoError(t, err, "output %s of run %d", name, step)
+				checked = append(checked, file)
+				switch kind {
+				case "argmax":
+					requireSameArgmax(t, got, g, want, file)
+				default:
+					require.Equal(t, want.DType(), g.DType(), file)
+					d, err := conformance.RelL2(g, want)
+					require.NoError(t, err, file)
+					require.LessOrEqual(t, d, maxRelL2, "%s: relative L2 error", file)
+					t.Logf("%s: relative L2 %.3g", file, d)
 				}
 			}
-			var want []string
-			for _, f := range stored {
-				want = append(want, filepath.Base(f))
-			}
-			sort.Strings(checked)
-			require.Equal(t, want, checked, "the outputs the model gave and the references stored differ")
-		})
+		}
 	}
+	var want []string
+	for _, f := range stored {
+		want = append(want, filepath.Base(f))
+	}
+	sort.Strings(checked)
+	require.Equal(t, want, checked, "the outputs the model gave and the references stored differ")
 }
 
 // requireSameArgmax checks an argmax summary against the stored one. Rows
