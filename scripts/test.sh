@@ -48,6 +48,15 @@ else
   echo "ONNX Runtime not fetched: the ort tests will skip"
 fi
 
+step "OpenCL (PoCL, on the CPU) for the opencl tests"
+if ./scripts/install-opencl.sh; then
+  echo "PoCL and the OpenCL headers are installed"
+elif [ -n "${CI:-}" ]; then
+  echo "could not install PoCL under CI" >&2; exit 1
+else
+  echo "PoCL not installed: the opencl tests will skip"
+fi
+
 step "tests: all tags"
 go test -count=1 -tags "$ALL_TAGS" $(go list -tags "$ALL_TAGS" ./... | grep -v -e '/common' -e '/cpu$')
 
