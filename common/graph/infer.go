@@ -56,7 +56,7 @@ func (v sval) dims() []common.Dim {
 func (v sval) known() ([]int64, bool) {
 	out := make([]int64, len(v.d))
 	for i, d := range v.d {
-		if !d.Known() {
+		if d.Param != "" || d == svUnknown {
 			return nil, false
 		}
 		out[i] = d.Value
@@ -355,8 +355,11 @@ func mergeType(a, b TypeInfo) TypeInfo {
 	if a.Kind == common.KindUnknown {
 		return b
 	}
-	if b.Kind == common.KindUnknown || a.Kind != b.Kind {
+	if b.Kind == common.KindUnknown {
 		return a
+	}
+	if a.Kind != b.Kind {
+		return TypeInfo{}
 	}
 	switch a.Kind {
 	case common.KindTensor, common.KindSparseTensor:

@@ -3,6 +3,7 @@ package graph_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -311,5 +312,32 @@ func TestInferGeneratedModels(t *testing.T) {
 				require.True(t, full, "output %q: %s", o.Name, bound[o.Name])
 			}
 		})
+	}
+}
+
+// TestInferDebugCase prints the inferred types of one node-test case
+// (ACCEL_INFER_CASE names it).
+func TestInferDebugCase(t *testing.T) {
+	name := os.Getenv("ACCEL_INFER_CASE")
+	dir, ok := conformance.Dir()
+	if name == "" || !ok {
+		t.Skip("set ACCEL_INFER_CASE and ACCEL_ONNX_TESTS to print one case's inferred types")
+	}
+	m, err := onnx.LoadModel(filepath.Join(dir, name, "model.onnx"), common.Limits{})
+	require.NoError(t, err)
+	inputs, _, err := conformance.LoadData(m, filepath.Join(dir, name, "test_data_set_0"), common.Limits{})
+	require.NoError(t, err)
+	got, err := runCPU(m, inputs)
+	require.NoError(t, err)
+	types := graph.InferShapes(inferenceCopy(m, inputs, true), nil)
+	for _, n := range m.Graph.Nodes {
+		var outs []string
+		for _, o := range n.Outputs {
+			outs = append(outs, o+"="+types[o].String())
+		}
+		t.Logf("%s(opset %d) %v -> %v", n.OpType, n.Opset, n.Inputs, outs)
+	}
+	for _, o := range m.Graph.Outputs {
+		t.Logf("output %s: inferred %s, got %s", o.Name, types[o.Name], valueType(got[o.Name]))
 	}
 }
