@@ -157,6 +157,11 @@ func (e *Engine) compileGraph(g *common.Graph, outer map[string]bool, depth int)
 			unsupported = append(unsupported, &common.UnsupportedError{Op: n.OpType, Domain: n.Domain, Opset: n.Opset, Backend: Name, Node: n.Name})
 			continue
 		}
+		if n.OpType == "If" {
+			if err := checkIfBranches(n); err != nil {
+				return nil, err
+			}
+		}
 		cg.steps = append(cg.steps, step{node: n, k: k})
 		for _, name := range graph.NodeReads(n) {
 			cg.lastUse[name] = i
@@ -188,6 +193,32 @@ func (e *Engine) compileGraph(g *common.Graph, outer map[string]bool, depth int)
 		cg.steps[i].frees = append(cg.steps[i].frees, name)
 	}
 	return cg, nil
+}
+
+// checkIfBranches refuses an If whose branches declare outputs of
+// different kinds or element types: whichever branch runs, the node's
+// outputs must have one type.
+func checkIfBranches(n *common.Node) error {
+	th, el := n.AttrGraph("then_branch"), n.AttrGraph("else_branch")
+	if th == nil || el == nil {
+		return fmt.Errorf("%w: If node %q needs both then_branch and else_branch", common.ErrInvalidModel, n.Label())
+	}
+	if len(th.Outputs) != len(el.Outputs) {
+		return fmt.Errorf("%w: If node %q: then_branch has %d outputs, else_branch %d", common.ErrInvalidModel, n.Label(), len(th.Outputs), len(el.Outputs))
+	}
+	for i := range th.Outputs {
+		a, b := th.Outputs[i].Type, el.Outputs[i].Type
+		if a.Kind == common.KindUnknown || b.Kind == common.KindUnknown {
+			continue
+		}
+		if a.Kind != b.Kind {
+			return fmt.Errorf("%w: If node %q output %d is a %v in then_branch and a %v in else_branch", common.ErrInvalidModel, n.Label(), i, a, b)
+		}
+		if a.Kind == common.KindTensor && a.DType != common.Undefined && b.DType != common.Undefined && a.DType != b.DType {
+			return fmt.Errorf("%w: If node %q output %d is %v in then_branch and %v in else_branch", common.ErrInvalidModel, n.Label(), i, a.DType, b.DType)
+		}
+	}
+	return nil
 }
 
 func (e *Engine) compiledSub(g *common.Graph, _ *scope) (*compiledGraph, error) {
@@ -231,6 +262,7 @@ func (e *Engine) RunValues(ctx context.Context, inputs map[string]common.Value) 
 				continue
 			}
 			if in.Type.Kind == common.KindOptional {
+				vals[i] = &common.Optional{Elem: deref(in.Type.Elem)}
 				continue
 			}
 			return nil, fmt.Errorf("%w: missing input %q (%v)", common.ErrShape, in.Name, in.Type)
@@ -369,6 +401,9 @@ func (e *Engine) runGraph(c *Ctx, cg *compiledGraph, outer *scope, vals []common
 				continue
 			}
 			return nil, fmt.Errorf("%w: graph %q output %q was not produced", common.ErrInvalidModel, g.Name, o.Name)
+		}
+		if t, isT := v.(*common.Tensor); isT && o.Type.Kind == common.KindTensor && o.Type.DType != common.Undefined && t.DType() != o.Type.DType {
+			return nil, fmt.Errorf("%w: graph %q output %q is declared %v but is %v", common.ErrInvalidModel, g.Name, o.Name, o.Type.DType, t.DType())
 		}
 		outs[i] = v
 	}
