@@ -318,3 +318,37 @@ func TestDeviceOnlyListsEveryUnsupportedNode(t *testing.T) {
 	require.Equal(t, []float32{0, 0, 1, 1, 0, 0}, common.Data[float32](out["w"]))
 	require.Positive(t, e.ArenaBytes())
 }
+
+func TestDataDependentShapeReplans(t *testing.T) {
+	g := &common.Graph{Initializers: map[string]*common.Tensor{}}
+	g.Inputs = []common.ValueInfo{{Name: "x", Type: common.TypeInfo{Kind: common.KindTensor, DType: common.Float32, Dims: []common.Dim{{Value: 1}, {Value: 4}}, HasShape: true}}}
+	g.Nodes = []*common.Node{
+		{Name: "sm", OpType: "Softmax", Opset: 17, Inputs: []string{"x"}, Outputs: []string{"s"}},
+		{Name: "nz", OpType: "NonZero", Opset: 13, Inputs: []string{"x"}, Outputs: []string{"idx"}},
+	}
+	g.Outputs = []common.ValueInfo{{Name: "s"}, {Name: "idx"}}
+	m := &common.Model{Opsets: map[string]int64{"": 17}, Graph: g}
+	e, err := Compile(&fakeBackend{}, m, common.Options{})
+	require.NoError(t, err)
+	defer e.Close()
+	ctx := context.Background()
+	for _, x := range [][]float32{{1, 0, 2, 0}, {1, 0, 2, 0}, {0, 0, 3, 0}, {5, 6, 7, 8}} {
+		out, err := e.Run(ctx, map[string]*common.Tensor{"x": common.NewTensor(common.Shape{1, 4}, x)})
+		require.NoError(t, err)
+		var want []int64
+		for i, v := range x {
+			if v != 0 {
+				want = append(want, 0)
+				_ = i
+			}
+		}
+		var cols []int64
+		for i, v := range x {
+			if v != 0 {
+				cols = append(cols, int64(i))
+			}
+		}
+		require.Equal(t, append(want, cols...), common.Data[int64](out["idx"]), "NonZero of %v", x)
+		require.Equal(t, common.Shape{2, len(cols)}, out["idx"].Shape())
+	}
+}
