@@ -27,7 +27,7 @@ type Input struct {
 	Name  string
 	DType common.DType
 	Shape common.Shape
-	// Fill is zeros, a number, sine, randn, text-paddle, text-imagenet or
+	// Fill is zeros, a number, sine, sine*32768, randn, text-paddle, text-imagenet or
 	// carry=OUTPUT (see MODELS.tsv).
 	Fill string
 }
@@ -155,11 +155,6 @@ func (m Model) fill(in Input, step int, prev map[string]*common.Tensor) (*common
 	switch in.Fill {
 	case "zeros":
 		return common.Zeros(in.DType, in.Shape), nil
-	case "sine":
-		if in.DType != common.Float32 || len(in.Shape) != 2 {
-			return nil, fmt.Errorf("sine fills float32 [batch, samples], not %v%v", in.DType, in.Shape)
-		}
-		return common.NewTensor(in.Shape, sine(in.Shape[0], in.Shape[1], step, rng)), nil
 	case "randn":
 		if in.DType != common.Float32 {
 			return nil, fmt.Errorf("randn fills float32, not %v", in.DType)
@@ -167,6 +162,18 @@ func (m Model) fill(in Input, step int, prev map[string]*common.Tensor) (*common
 		v := make([]float32, n)
 		for i := range v {
 			v[i] = float32(normal(rng))
+		}
+		return common.NewTensor(in.Shape, v), nil
+	case "sine", "sine*32768":
+		// sine*32768 is scaled to the range of 16-bit PCM samples
+		if in.DType != common.Float32 || len(in.Shape) != 2 {
+			return nil, fmt.Errorf("sine fills float32 [batch, samples], not %v%v", in.DType, in.Shape)
+		}
+		v := sine(in.Shape[0], in.Shape[1], step, rng)
+		if in.Fill != "sine" {
+			for i := range v {
+				v[i] *= 32768
+			}
 		}
 		return common.NewTensor(in.Shape, v), nil
 	case "text-paddle", "text-imagenet":

@@ -55,6 +55,14 @@ func TestFills(t *testing.T) {
 		}
 	}
 
+	// sine*32768: the same signal in 16-bit PCM range
+	pcm := Model{Name: "m", Steps: 1, Inputs: []Input{{Name: "audio", DType: common.Float32, Shape: common.Shape{2, 64}, Fill: "sine*32768"}}}
+	inPCM, err := pcm.StepInputs(0, nil)
+	require.NoError(t, err)
+	for i, v := range common.Data[float32](in0["audio"]) {
+		require.InDelta(t, float64(v)*32768, float64(common.Data[float32](inPCM["audio"])[i]), 1e-2)
+	}
+
 	// randn: mean near 0, variance near 1; same draws for the same step
 	f := common.Data[float32](in0["feat"])
 	var sum, sq float64
