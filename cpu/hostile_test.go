@@ -158,6 +158,30 @@ func loopModel(scanOut bool) (*common.Model, map[string]*common.Tensor) {
 	return b.Model(), map[string]*common.Tensor{"x": f32(common.Shape{1})}
 }
 
+// nestedIf nests Ifs depth levels deep; both branches of each level
+// share the graph of the level below (2^depth paths). The model is put
+// together by hand: walking it as a tree takes 2^depth steps.
+func nestedIf(depth int) (*common.Model, map[string]*common.Tensor) {
+	b := onnx.NewBuilder(17)
+	c := b.Input("c", common.Bool)
+	last := func(g *common.Graph) { g.Nodes[len(g.Nodes)-1].Opset = 17 }
+	var inner *common.Graph
+	for level := range depth {
+		sb := b.Sub("level")
+		if inner == nil {
+			sb.Output(sb.Node("Constant", nil, onnx.Tensor("value", common.NewTensor(common.Shape{1}, []float32{float32(level)}))), common.Float32)
+		} else {
+			sb.Output(sb.Node("If", []string{c}, onnx.Graph("then_branch", inner), onnx.Graph("else_branch", inner)), common.Float32)
+		}
+		last(sb.Graph())
+		inner = sb.Graph()
+	}
+	b.Output(b.Node("If", []string{c}, onnx.Graph("then_branch", inner), onnx.Graph("else_branch", inner)), common.Float32)
+	last(b.Graph())
+	m := &common.Model{IRVersion: 8, Opsets: map[string]int64{"": 17}, Graph: b.Graph()}
+	return m, map[string]*common.Tensor{"c": common.Scalar(true)}
+}
+
 // ifModel is an If whose then branch yields float32 and else branch int64.
 func ifModel() (*common.Model, map[string]*common.Tensor) {
 	b := onnx.NewBuilder(16)
@@ -487,6 +511,134 @@ func hostileCases() []hostileCase {
 			build: one{opset: 16, op: "PRelu", ins: []any{x23, f32(common.Shape{4})}, consts: consts(1)}.build},
 		{name: "CumSum/axis-not-scalar", want: errBadAttr,
 			build: one{opset: 14, op: "CumSum", ins: []any{x23, i64s(0, 1)}, consts: consts(1)}.build},
+		{name: "Expand/enormous-folded", want: errLimit, lowMem: true,
+			build: one{opset: 13, op: "Expand", ins: []any{f32(common.Shape{1}), i64s(1<<20, 1<<20)}, consts: consts(0, 1)}.build},
+		{name: "Tile/enormous-folded", want: errLimit, lowMem: true,
+			build: one{opset: 13, op: "Tile", ins: []any{x23, i64s(1<<30, 1<<30)}, consts: consts(0, 1)}.build},
+		{name: "Graph/undefined-input", want: errModel, build: func() (*common.Model, map[string]*common.Tensor) {
+			b := onnx.NewBuilder(17)
+			x := b.Input("x", common.Float32, 2)
+			b.Output(b.Node("Mul", []string{x, "nowhere"}), common.Float32)
+			return b.Model(), map[string]*common.Tensor{"x": f32(common.Shape{2})}
+		}},
+		{name: "Graph/output-not-produced", want: errModel, build: func() (*common.Model, map[string]*common.Tensor) {
+			b := onnx.NewBuilder(17)
+			x := b.Input("x", common.Float32, 2)
+			b.Node("Neg", []string{x})
+			b.Output("ghost", common.Float32)
+			return b.Model(), map[string]*common.Tensor{"x": f32(common.Shape{2})}
+		}},
+		{name: "Graph/value-produced-twice", want: errModel, build: func() (*common.Model, map[string]*common.Tensor) {
+			b := onnx.NewBuilder(17)
+			x := b.Input("x", common.Float32, 2)
+			b.NodeOut("Neg", []string{x}, []string{"y"})
+			b.NodeOut("Abs", []string{x}, []string{"y"})
+			b.Output("y", common.Float32)
+			return b.Model(), map[string]*common.Tensor{"x": f32(common.Shape{2})}
+		}},
+		{name: "Graph/cycle", want: errModel, build: func() (*common.Model, map[string]*common.Tensor) {
+			b := onnx.NewBuilder(17)
+			x := b.Input("x", common.Float32, 2)
+			b.NodeOut("Add", []string{x, "b"}, []string{"a"})
+			b.NodeOut("Add", []string{x, "a"}, []string{"b"})
+			b.Output("b", common.Float32)
+			return b.Model(), map[string]*common.Tensor{"x": f32(common.Shape{2})}
+		}},
+		{name: "Graph/too-many-nodes", want: errLimit, opts: common.Options{Limits: common.Limits{Nodes: 8}},
+			build: func() (*common.Model, map[string]*common.Tensor) {
+				b := onnx.NewBuilder(17)
+				y := b.Input("x", common.Float32, 2)
+				for range 20 {
+					y = b.Node("Neg", []string{y})
+				}
+				b.Output(y, common.Float32)
+				return b.Model(), map[string]*common.Tensor{"x": f32(common.Shape{2})}
+			}},
+		{name: "Graph/nested-too-deep", want: errLimit, opts: common.Options{Limits: common.Limits{SubgraphDepth: 4}},
+			build: func() (*common.Model, map[string]*common.Tensor) { return nestedIf(8) }},
+		{name: "Graph/shared-subgraph-blowup", want: errLimit, within: 5 * time.Second,
+			build: func() (*common.Model, map[string]*common.Tensor) { return nestedIf(40) }},
+		{name: "If/branch-output-counts-differ", want: errModel, build: func() (*common.Model, map[string]*common.Tensor) {
+			b := onnx.NewBuilder(16)
+			then := b.Sub("then")
+			tv := then.Init("tv", common.NewTensor(common.Shape{1}, []float32{1}))
+			then.Output(then.Node("Identity", []string{tv}), common.Float32)
+			then.Output(then.Node("Neg", []string{tv}), common.Float32)
+			els := b.Sub("else")
+			ev := els.Init("ev", common.NewTensor(common.Shape{1}, []float32{1}))
+			els.Output(els.Node("Identity", []string{ev}), common.Float32)
+			c := b.Input("c", common.Bool)
+			y := b.NodeN("If", []string{c}, 2, onnx.Graph("then_branch", then.Graph()), onnx.Graph("else_branch", els.Graph()))
+			b.Output(y[0], common.Float32)
+			b.Output(y[1], common.Float32)
+			return b.Model(), map[string]*common.Tensor{"c": common.Scalar(false)}
+		}},
+		{name: "If/empty-cond", want: errShape, build: func() (*common.Model, map[string]*common.Tensor) {
+			b := onnx.NewBuilder(16)
+			then := b.Sub("then")
+			then.Output(then.Node("Constant", nil, onnx.Tensor("value", common.NewTensor(common.Shape{1}, []float32{1}))), common.Float32)
+			els := b.Sub("else")
+			els.Output(els.Node("Constant", nil, onnx.Tensor("value", common.NewTensor(common.Shape{1}, []float32{2}))), common.Float32)
+			c := b.Input("c", common.Bool, 0)
+			b.Output(b.Node("If", []string{c}, onnx.Graph("then_branch", then.Graph()), onnx.Graph("else_branch", els.Graph())), common.Float32)
+			return b.Model(), map[string]*common.Tensor{"c": common.NewTensor(common.Shape{0}, []bool{})}
+		}},
+		{name: "Loop/trip-count-not-scalar", want: errShape, build: func() (*common.Model, map[string]*common.Tensor) {
+			m, feeds := loopModel(false)
+			m.Graph.Initializers["trip"] = i64s(1, 2)
+			return m, feeds
+		}},
+		{name: "Loop/body-output-count", want: errModel, build: func() (*common.Model, map[string]*common.Tensor) {
+			m, feeds := loopModel(false)
+			body := m.Graph.Nodes[0].AttrGraph("body")
+			body.Outputs = body.Outputs[:1]
+			return m, feeds
+		}},
+		{name: "Loop/carried-type-changes", want: []error{common.ErrShape, common.ErrInvalidModel}, build: func() (*common.Model, map[string]*common.Tensor) {
+			m, feeds := loopModel(false)
+			m.Graph.Initializers["trip"] = common.Scalar(int64(3))
+			body := m.Graph.Nodes[0].AttrGraph("body")
+			// The carried value comes back as int64: declared float32.
+			n := body.Nodes[len(body.Nodes)-1]
+			n.OpType = "Cast"
+			n.Attrs = map[string]*common.Attribute{"to": onnx.Int("to", int64(common.Int64))}
+			return m, feeds
+		}},
+		{name: "Scan/lengths-differ", want: errShape, build: func() (*common.Model, map[string]*common.Tensor) {
+			b := onnx.NewBuilder(16)
+			body := b.Sub("body")
+			s := body.Input("s", common.Float32, 1)
+			u := body.Input("u", common.Float32, 1)
+			v := body.Input("v", common.Float32, 1)
+			body.Output(body.Node("Sum", []string{s, u, v}), common.Float32)
+			s0 := b.Input("s0", common.Float32, 1)
+			xu := b.Input("xu", common.Float32, 3, 1)
+			xv := b.Input("xv", common.Float32, 4, 1)
+			b.Output(b.Node("Scan", []string{s0, xu, xv}, onnx.Graph("body", body.Graph()), onnx.Int("num_scan_inputs", 2)), common.Float32)
+			return b.Model(), map[string]*common.Tensor{"s0": f32(common.Shape{1}), "xu": f32(common.Shape{3, 1}), "xv": f32(common.Shape{4, 1})}
+		}},
+		{name: "SequenceAt/out-of-range", want: errShape, build: func() (*common.Model, map[string]*common.Tensor) {
+			b := onnx.NewBuilder(17)
+			x := b.Input("x", common.Float32, 2)
+			seq := b.Node("SequenceConstruct", []string{x, x})
+			at := b.Init("at", common.Scalar(int64(-3)))
+			b.Output(b.Node("SequenceAt", []string{seq, at}), common.Float32)
+			return b.Model(), map[string]*common.Tensor{"x": f32(common.Shape{2})}
+		}},
+		{name: "SplitToSequence/sizes-not-summing", want: errShape, build: func() (*common.Model, map[string]*common.Tensor) {
+			b := onnx.NewBuilder(17)
+			x := b.Input("x", common.Float32, 6)
+			sp := b.Init("sp", i64s(1, 2))
+			seq := b.Node("SplitToSequence", []string{x, sp})
+			b.Output(b.Node("ConcatFromSequence", []string{seq}, onnx.Int("axis", 0)), common.Float32)
+			return b.Model(), map[string]*common.Tensor{"x": f32(common.Shape{6})}
+		}},
+		{name: "ConcatFromSequence/empty", want: []error{common.ErrShape, common.ErrInvalidModel}, build: func() (*common.Model, map[string]*common.Tensor) {
+			b := onnx.NewBuilder(17)
+			seq := b.Node("SequenceEmpty", nil, onnx.Int("dtype", int64(common.Float32)))
+			b.Output(b.Node("ConcatFromSequence", []string{seq}, onnx.Int("axis", 0)), common.Float32)
+			return b.Model(), nil
+		}},
 		{name: "Loop/endless-stopped-by-deadline", want: []error{context.DeadlineExceeded},
 			build:    func() (*common.Model, map[string]*common.Tensor) { return loopModel(false) },
 			deadline: 200 * time.Millisecond, within: 3 * time.Second},
