@@ -17,7 +17,7 @@ func init() {
 }
 
 func nodeErr(n *common.Node, kind error, format string, args ...any) error {
-	return fmt.Errorf("%w: %s %q: %s", kind, n.OpType, n.Name, fmt.Sprintf(format, args...))
+	return fmt.Errorf("%w: %s %q: %s", kind, n.OpType, n.Label(), fmt.Sprintf(format, args...))
 }
 
 // scalarTensor returns v as a tensor holding exactly one element.

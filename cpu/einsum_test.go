@@ -1,6 +1,7 @@
 package cpu
 
 import (
+	"context"
 	"errors"
 	"math/rand"
 	"strings"
@@ -171,4 +172,38 @@ func TestEinsumBadInput(t *testing.T) {
 	require.ErrorIs(t, err, common.ErrShape)
 	_, err = rdRun(t, 1, rdNode("Einsum", 12, map[string]any{"equation": "ij,jk->ik"}), x, common.NewTensor(common.Shape{3, 1}, []float64{1, 2, 3}))
 	require.ErrorIs(t, err, common.ErrShape)
+}
+
+func TestEinsumRespectsLimits(t *testing.T) {
+	e := &Engine{limits: common.Limits{TensorElements: 1 << 16}.WithDefaults(), pool: newPool(1)}
+	defer e.pool.close()
+	c := &Ctx{ctx: context.Background(), eng: e, run: &runState{}}
+	v := common.NewTensor(common.Shape{1000}, make([]float32, 1000))
+	// The outer product would have 10^6 elements, past the limit.
+	_, err := kernels["Einsum"].tensor(c, rdNode("Einsum", 12, map[string]any{"equation": "i,j->ij"}), []*common.Tensor{v, v})
+	require.ErrorIs(t, err, common.ErrLimit)
+	// A contraction that stays small is fine under the same limit.
+	out, err := kernels["Einsum"].tensor(c, rdNode("Einsum", 12, map[string]any{"equation": "i,i->"}), []*common.Tensor{v, v})
+	require.NoError(t, err)
+	require.Equal(t, []float32{0}, common.Data[float32](out[0]))
+}
+
+func TestHalfInputsThroughFloat32(t *testing.T) {
+	h := func(v ...float32) *common.Tensor {
+		s := make([]common.F16, len(v))
+		for i, x := range v {
+			s[i] = common.F16From(x)
+		}
+		return common.NewTensor(common.Shape{len(v)}, s)
+	}
+	out := rdMust(t, 1, rdNode("ArgMax", 13, nil), h(1, 3, 2))
+	require.Equal(t, []int64{1}, common.Data[int64](out[0]))
+	out = rdMust(t, 1, rdNode("TopK", 11, nil), h(1, 3, 2), common.NewTensor(common.Shape{1}, []int64{2}))
+	require.Equal(t, common.Float16, out[0].DType())
+	require.Equal(t, []common.F16{common.F16From(3), common.F16From(2)}, common.Data[common.F16](out[0]))
+	require.Equal(t, []int64{1, 2}, common.Data[int64](out[1]))
+	out = rdMust(t, 1, rdNode("CumSum", 14, nil), h(1, 3, 2), common.Scalar(int64(0)))
+	require.Equal(t, []common.F16{common.F16From(1), common.F16From(4), common.F16From(6)}, common.Data[common.F16](out[0]))
+	out = rdMust(t, 1, rdNode("Einsum", 12, map[string]any{"equation": "i,i->"}), h(1, 3, 2), h(1, 1, 2))
+	require.Equal(t, []common.F16{common.F16From(8)}, common.Data[common.F16](out[0]))
 }

@@ -812,6 +812,14 @@ func whereKernel(c *Ctx, n *common.Node, in []*common.Tensor) ([]*common.Tensor,
 		whereT[common.I4](c, p, out, cond, x, y)
 	case []common.U4:
 		whereT[common.U4](c, p, out, cond, x, y)
+	case []common.I2:
+		whereT[common.I2](c, p, out, cond, x, y)
+	case []common.U2:
+		whereT[common.U2](c, p, out, cond, x, y)
+	case []common.F8E8M0:
+		whereT[common.F8E8M0](c, p, out, cond, x, y)
+	case []common.F4E2M1:
+		whereT[common.F4E2M1](c, p, out, cond, x, y)
 	default:
 		return nil, unsupportedType(n, x.DType())
 	}

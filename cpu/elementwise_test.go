@@ -616,3 +616,60 @@ func TestEwLegacyBroadcastAttribute(t *testing.T) {
 	y = ewOne(t, ewNode("Add", 7), c, a)
 	require.Equal(t, a.Shape(), y.Shape())
 }
+
+func TestEwRandomShapesMatchNaive(t *testing.T) {
+	rng := rand.New(rand.NewSource(6))
+	randShape := func(out common.Shape) common.Shape {
+		r := rng.Intn(len(out) + 1)
+		s := make(common.Shape, r)
+		for i := range s {
+			s[i] = out[len(out)-r+i]
+			if rng.Intn(3) == 0 {
+				s[i] = 1
+			}
+		}
+		return s
+	}
+	for iter := 0; iter < 300; iter++ {
+		full := make(common.Shape, rng.Intn(5))
+		for i := range full {
+			full[i] = rng.Intn(4) + 1
+			if rng.Intn(15) == 0 {
+				full[i] = 0
+			}
+		}
+		sc, sx, sy := randShape(full), randShape(full), randShape(full)
+		out, err := BroadcastShape(sc, sx, sy)
+		require.NoError(t, err)
+		cd := make([]bool, sc.Size())
+		for i := range cd {
+			cd[i] = rng.Intn(2) == 0
+		}
+		xd := make([]int64, sx.Size())
+		yd := make([]int64, sy.Size())
+		for i := range xd {
+			xd[i] = rng.Int63n(1000) - 500
+		}
+		for i := range yd {
+			yd[i] = rng.Int63n(1000) - 500
+		}
+		x, y := common.NewTensor(sx, xd), common.NewTensor(sy, yd)
+		w := ewOne(t, ewNode("Where", 16), common.NewTensor(sc, cd), x, y)
+		require.Equal(t, out, w.Shape())
+		wd := common.Data[int64](w)
+		for i := range wd {
+			want := yd[ewIndex(i, out, sy)]
+			if cd[ewIndex(i, out, sc)] {
+				want = xd[ewIndex(i, out, sx)]
+			}
+			require.Equal(t, want, wd[i], "Where %v %v %v element %d", sc, sx, sy, i)
+		}
+		xy, err := BroadcastShape(sx, sy)
+		require.NoError(t, err)
+		m := ewOne(t, ewNode("Mul", 14), x, y)
+		require.Equal(t, xy, m.Shape())
+		for i, v := range common.Data[int64](m) {
+			require.Equal(t, xd[ewIndex(i, xy, sx)]*yd[ewIndex(i, xy, sy)], v, "Mul %v %v element %d", sx, sy, i)
+		}
+	}
+}

@@ -283,6 +283,7 @@ func (e *Engine) RunValues(ctx context.Context, inputs map[string]common.Value) 
 				continue
 			}
 			if in.Type.Kind == common.KindOptional {
+				vals[i] = &common.Optional{Elem: deref(in.Type.Elem)}
 				continue
 			}
 			return nil, fmt.Errorf("%w: missing input %q (%v)", common.ErrShape, in.Name, in.Type)

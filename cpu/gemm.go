@@ -4,36 +4,63 @@ import "sync"
 
 // This file holds the engine's dense matrix multiply. sgemm is shared by
 // every kernel that reduces to a matrix product (MatMul, Gemm, Conv,
-// ConvTranspose, and later RNNs, attention and quantized ops), so it is
-// written for reuse: row-major operands with leading dimensions, optional
-// transposes, and BLAS alpha/beta semantics.
+// ConvTranspose, RNNs, attention and quantized ops), so it is written for
+// reuse: row-major operands with leading dimensions, optional transposes,
+// and BLAS alpha/beta semantics.
 //
 // Structure (the usual Goto/BLIS scheme):
 //
-//	for each output tile of gemmMC x nc (tiles are split over threads)
+//	for each output tile of mc x nc (tiles are split over threads)
 //	  for each depth block of gemmKC
-//	    pack B[kc x nc] into column panels of gemmNR   (packB)
-//	    pack A[mc x kc] into row panels of gemmMR      (packA)
-//	    for each gemmNR panel of B, for each gemmMR panel of A
-//	      micro-kernel: a gemmMR x gemmNR tile over kc  (gemmMicro)
-//	      store the tile into C with alpha/beta         (storeTile)
+//	    pack B[kc x nc] into column panels of NR     (packB)
+//	    pack A[mc x kc] into row panels of MR        (packA)
+//	    for each NR panel of B, for each MR panel of A
+//	      micro-kernel: an MR x NR tile over kc, stored into C with
+//	      alpha/beta (partial edge tiles go through a small temporary)
 //
-// The micro-kernel reads only packed, contiguous memory and writes a
-// small accumulator array, so it can be replaced by an assembly version
-// without touching the driver.
+// The micro-kernel reads only packed, contiguous memory. Which one runs is
+// chosen once at start-up (gemmK): an assembly kernel where the CPU has the
+// instructions for it (see gemm_amd64.go), else the portable Go kernel
+// below, which also serves as the reference in tests.
 
-// Blocking parameters of sgemm.
+// Blocking parameters of sgemm that do not depend on the micro-kernel.
 const (
-	gemmMR = 4    // rows of a micro-tile
-	gemmNR = 8    // columns of a micro-tile
 	gemmKC = 256  // depth of a packed block
-	gemmMC = 128  // rows of a packed A block
 	gemmNC = 1024 // columns of a packed B block (shrunk to give every thread a tile)
 
 	// gemmSmall is the m*n*k below which packing does not pay and a
 	// direct loop is used instead.
 	gemmSmall = 16 * 16 * 16
+
+	// gemmMaxTile bounds MR*NR of every micro-kernel (the size of the
+	// temporary used for edge tiles).
+	gemmMaxTile = 256
 )
+
+// microKernel is a micro-kernel and the tile shape it computes.
+type microKernel struct {
+	name   string
+	mr, nr int // rows and columns of a micro-tile
+	mc     int // rows of a packed A block, a multiple of mr
+	// tile computes C = alpha*A*B + beta*C for one full mr x nr tile from
+	// a packed A panel (kc x mr) and a packed B panel (kc x nr); c holds
+	// the tile's top-left element, rows ldc apart. C is not read when
+	// beta is 0.
+	tile func(kc int, a, b, c []float32, ldc int, alpha, beta float32)
+}
+
+// Go micro-tile shape.
+const (
+	gemmMR = 4
+	gemmNR = 8
+)
+
+// gemmGo is the portable micro-kernel.
+var gemmGo = microKernel{name: "go4x8", mr: gemmMR, nr: gemmNR, mc: 128, tile: goTile}
+
+// gemmK is the micro-kernel sgemm uses; init code in the per-architecture
+// files replaces it with a faster one when the CPU supports it.
+var gemmK = &gemmGo
 
 // gemmBufs recycles packing buffers between calls.
 var gemmBufs sync.Pool
@@ -57,6 +84,11 @@ func putGemmBuf(p *[]float32) { gemmBufs.Put(p) }
 // long enough; sgemm does not allocate per call beyond pooled packing
 // buffers, and splits the work over c's threads (c may be nil: serial).
 func sgemm(c *Ctx, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, cOut []float32, ldc int) {
+	sgemmWith(gemmK, c, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, cOut, ldc)
+}
+
+// sgemmWith is sgemm with a given micro-kernel.
+func sgemmWith(kern *microKernel, c *Ctx, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, cOut []float32, ldc int) {
 	if m <= 0 || n <= 0 {
 		return
 	}
@@ -64,33 +96,39 @@ func sgemm(c *Ctx, transA, transB bool, m, n, k int, alpha float32, a []float32,
 		scaleMatrix(m, n, beta, cOut, ldc)
 		return
 	}
-	threads := 1
-	if c != nil {
-		threads = c.Threads()
-	}
 	if m*n*k <= gemmSmall {
 		gemmDirect(transA, transB, 0, m, n, k, alpha, a, lda, b, ldb, beta, cOut, ldc)
 		return
 	}
-	mc, nc := gemmMC, gemmNC
+	sgemmPacked(kern, c, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, cOut, ldc)
+}
+
+// sgemmPacked is the packed (blocked) path of sgemmWith, for m, n, k > 0.
+func sgemmPacked(kern *microKernel, c *Ctx, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, cOut []float32, ldc int) {
+	threads := 1
+	if c != nil {
+		threads = c.Threads()
+	}
+	mr, nr := kern.mr, kern.nr
+	mc, nc := kern.mc, gemmNC
 	mBlocks, nBlocks := ceilDiv(m, mc), ceilDiv(n, nc)
 	if threads > 1 && mBlocks*nBlocks < threads {
 		// Too few tiles for the threads: narrow the column blocks, then
 		// the row blocks, but keep tiles big enough to amortise packing.
 		want := ceilDiv(threads, mBlocks)
-		nc = max(roundUp(ceilDiv(n, want), gemmNR), 4*gemmNR)
+		nc = max(roundUp(ceilDiv(n, want), nr), 4*nr)
 		nBlocks = ceilDiv(n, nc)
 		if mBlocks*nBlocks < threads {
 			want = ceilDiv(threads, nBlocks)
-			mc = max(roundUp(ceilDiv(m, want), gemmMR), 4*gemmMR)
+			mc = max(roundUp(ceilDiv(m, want), mr), 4*mr)
 			mBlocks = ceilDiv(m, mc)
 		}
 	}
 	tiles := mBlocks * nBlocks
 	kc := min(gemmKC, k)
 	run := func(lo, hi int) {
-		bufA := getGemmBuf(roundUp(mc, gemmMR) * kc)
-		bufB := getGemmBuf(roundUp(nc, gemmNR) * kc)
+		bufA := getGemmBuf(roundUp(mc, mr) * kc)
+		bufB := getGemmBuf(roundUp(nc, nr) * kc)
 		for t := lo; t < hi; t++ {
 			// Consecutive tiles share a column block.
 			jb, ib := t/mBlocks, t%mBlocks
@@ -98,13 +136,13 @@ func sgemm(c *Ctx, transA, transB bool, m, n, k int, alpha float32, a []float32,
 			mm, nn := min(mc, m-i0), min(nc, n-j0)
 			for p0 := 0; p0 < k; p0 += kc {
 				kk := min(kc, k-p0)
-				packB(transB, b, ldb, p0, j0, kk, nn, *bufB)
-				packA(transA, a, lda, i0, p0, mm, kk, *bufA)
+				packB(nr, transB, b, ldb, p0, j0, kk, nn, *bufB)
+				packA(mr, transA, a, lda, i0, p0, mm, kk, *bufA)
 				bt := beta
 				if p0 > 0 {
 					bt = 1
 				}
-				macroKernel(mm, nn, kk, alpha, *bufA, *bufB, bt, cOut[i0*ldc+j0:], ldc)
+				macroKernel(kern, mm, nn, kk, alpha, *bufA, *bufB, bt, cOut[i0*ldc+j0:], ldc)
 			}
 		}
 		putGemmBuf(bufA)
@@ -138,41 +176,36 @@ func scaleMatrix[T float32 | float64](m, n int, beta T, c []T, ldc int) {
 }
 
 // packA copies the mm x kk block of op(A) at (i0, p0) into buf as row
-// panels of gemmMR: panel r holds rows r*MR.. in buf[r*MR*kk:], element
-// (i, p) at [p*MR+i]. Rows past mm are zero.
-func packA(trans bool, a []float32, lda, i0, p0, mm, kk int, buf []float32) {
-	for r := 0; r < mm; r += gemmMR {
-		panel := buf[r*kk : (r+gemmMR)*kk]
-		rows := min(gemmMR, mm-r)
+// panels of mr: panel r holds rows r*mr.. in buf[r*mr*kk:], element
+// (i, p) at [p*mr+i]. Rows past mm are zero.
+func packA(mr int, trans bool, a []float32, lda, i0, p0, mm, kk int, buf []float32) {
+	for r := 0; r < mm; r += mr {
+		panel := buf[r*kk : (r+mr)*kk]
+		rows := min(mr, mm-r)
 		if !trans {
-			if rows == gemmMR {
-				a0 := a[(i0+r)*lda+p0:]
-				a1 := a[(i0+r+1)*lda+p0:]
-				a2 := a[(i0+r+2)*lda+p0:]
-				a3 := a[(i0+r+3)*lda+p0:]
-				a0, a1, a2, a3 = a0[:kk], a1[:kk], a2[:kk], a3[:kk]
-				for p := range kk {
-					q := panel[p*gemmMR : p*gemmMR+gemmMR : p*gemmMR+gemmMR]
-					q[0], q[1], q[2], q[3] = a0[p], a1[p], a2[p], a3[p]
-				}
-				continue
-			}
-			for p := range kk {
-				q := panel[p*gemmMR : p*gemmMR+gemmMR]
-				for i := range gemmMR {
-					if i < rows {
-						q[i] = a[(i0+r+i)*lda+p0+p]
-					} else {
-						q[i] = 0
+			for i := range mr {
+				if i >= rows {
+					for p := range kk {
+						panel[p*mr+i] = 0
 					}
+					continue
+				}
+				src := a[(i0+r+i)*lda+p0:]
+				src = src[:kk]
+				for p, v := range src {
+					panel[p*mr+i] = v
 				}
 			}
 			continue
 		}
 		for p := range kk {
-			q := panel[p*gemmMR : p*gemmMR+gemmMR]
+			q := panel[p*mr : p*mr+mr]
 			src := a[(p0+p)*lda+i0+r:]
-			for i := range gemmMR {
+			if rows == mr {
+				copy(q, src[:mr])
+				continue
+			}
+			for i := range q {
 				if i < rows {
 					q[i] = src[i]
 				} else {
@@ -184,21 +217,21 @@ func packA(trans bool, a []float32, lda, i0, p0, mm, kk int, buf []float32) {
 }
 
 // packB copies the kk x nn block of op(B) at (p0, j0) into buf as column
-// panels of gemmNR: panel s holds columns s*NR.. in buf[s*NR*kk:], element
-// (p, j) at [p*NR+j]. Columns past nn are zero.
-func packB(trans bool, b []float32, ldb, p0, j0, kk, nn int, buf []float32) {
-	for s := 0; s < nn; s += gemmNR {
-		panel := buf[s*kk : (s+gemmNR)*kk]
-		cols := min(gemmNR, nn-s)
+// panels of nr: panel s holds columns s*nr.. in buf[s*nr*kk:], element
+// (p, j) at [p*nr+j]. Columns past nn are zero.
+func packB(nr int, trans bool, b []float32, ldb, p0, j0, kk, nn int, buf []float32) {
+	for s := 0; s < nn; s += nr {
+		panel := buf[s*kk : (s+nr)*kk]
+		cols := min(nr, nn-s)
 		if !trans {
 			for p := range kk {
-				q := panel[p*gemmNR : p*gemmNR+gemmNR]
+				q := panel[p*nr : p*nr+nr]
 				src := b[(p0+p)*ldb+j0+s:]
-				if cols == gemmNR {
-					copy(q, src[:gemmNR])
+				if cols == nr {
+					copy(q, src[:nr])
 					continue
 				}
-				for j := range gemmNR {
+				for j := range q {
 					if j < cols {
 						q[j] = src[j]
 					} else {
@@ -208,17 +241,17 @@ func packB(trans bool, b []float32, ldb, p0, j0, kk, nn int, buf []float32) {
 			}
 			continue
 		}
-		for j := range gemmNR {
+		for j := range nr {
 			if j >= cols {
 				for p := range kk {
-					panel[p*gemmNR+j] = 0
+					panel[p*nr+j] = 0
 				}
 				continue
 			}
 			src := b[(j0+s+j)*ldb+p0:]
 			src = src[:kk]
 			for p, v := range src {
-				panel[p*gemmNR+j] = v
+				panel[p*nr+j] = v
 			}
 		}
 	}
@@ -226,17 +259,30 @@ func packB(trans bool, b []float32, ldb, p0, j0, kk, nn int, buf []float32) {
 
 // macroKernel multiplies a packed mm x kk block of A by a packed kk x nn
 // block of B into C (at its top-left corner, row stride ldc).
-func macroKernel(mm, nn, kk int, alpha float32, pa, pb []float32, beta float32, c []float32, ldc int) {
-	var acc [gemmMR * gemmNR]float32
-	for jr := 0; jr < nn; jr += gemmNR {
-		nr := min(gemmNR, nn-jr)
-		bp := pb[jr*kk : (jr+gemmNR)*kk]
-		for ir := 0; ir < mm; ir += gemmMR {
-			mr := min(gemmMR, mm-ir)
-			gemmMicro(kk, pa[ir*kk:(ir+gemmMR)*kk], bp, &acc)
-			storeTile(&acc, mr, nr, alpha, beta, c[ir*ldc+jr:], ldc)
+func macroKernel(kern *microKernel, mm, nn, kk int, alpha float32, pa, pb []float32, beta float32, c []float32, ldc int) {
+	mr, nr := kern.mr, kern.nr
+	var tmp [gemmMaxTile]float32
+	for jr := 0; jr < nn; jr += nr {
+		cols := min(nr, nn-jr)
+		bp := pb[jr*kk : (jr+nr)*kk]
+		for ir := 0; ir < mm; ir += mr {
+			rows := min(mr, mm-ir)
+			ap := pa[ir*kk : (ir+mr)*kk]
+			if rows == mr && cols == nr {
+				kern.tile(kk, ap, bp, c[ir*ldc+jr:], ldc, alpha, beta)
+				continue
+			}
+			kern.tile(kk, ap, bp, tmp[:mr*nr], nr, 1, 0)
+			storeTile(tmp[:mr*nr], nr, rows, cols, alpha, beta, c[ir*ldc+jr:], ldc)
 		}
 	}
+}
+
+// goTile is the portable micro-kernel's tile function.
+func goTile(kc int, a, b, c []float32, ldc int, alpha, beta float32) {
+	var acc [gemmMR * gemmNR]float32
+	gemmMicro(kc, a, b, &acc)
+	storeTile(acc[:], gemmNR, gemmMR, gemmNR, alpha, beta, c, ldc)
 }
 
 // gemmMicro computes the gemmMR x gemmNR product of a packed A panel
@@ -297,12 +343,12 @@ func gemmMicro(kc int, a, b []float32, acc *[gemmMR * gemmNR]float32) {
 	}
 }
 
-// storeTile writes the top-left mr x nr part of a micro-tile into C:
-// C = alpha*acc + beta*C (C not read when beta is 0).
-func storeTile(acc *[gemmMR * gemmNR]float32, mr, nr int, alpha, beta float32, c []float32, ldc int) {
-	for i := 0; i < mr; i++ {
-		row := c[i*ldc : i*ldc+nr]
-		src := acc[i*gemmNR : i*gemmNR+nr]
+// storeTile writes the top-left rows x cols part of a tile acc (rows
+// stride apart) into C: C = alpha*acc + beta*C (C not read when beta is 0).
+func storeTile(acc []float32, stride, rows, cols int, alpha, beta float32, c []float32, ldc int) {
+	for i := 0; i < rows; i++ {
+		row := c[i*ldc : i*ldc+cols]
+		src := acc[i*stride : i*stride+cols]
 		switch beta {
 		case 0:
 			for j, v := range src {

@@ -192,3 +192,61 @@ func BenchmarkSgemm(b *testing.B) {
 		})
 	}
 }
+
+// TestSgemmMicroKernels runs the packed path with every micro-kernel this
+// CPU supports over odd sizes (edge tiles in both directions, k tails of
+// the unrolled loop, several depth blocks), all transposes and a spread
+// of alpha/beta, against the float64 triple loop and against the
+// portable Go kernel.
+func TestSgemmMicroKernels(t *testing.T) {
+	r := rand.New(rand.NewSource(7))
+	sizes := []int{1, 3, 7, 17, 31, 65, 129}
+	ab := [][2]float32{{1, 0}, {1, 1}, {-0.7, 0.3}, {2, 0}}
+	c := nnCtx(t, 2)
+	for _, kern := range gemmKernels() {
+		for _, m := range sizes {
+			for _, n := range sizes {
+				for ki, k := range []int{1, 3, 7, 65, 300} {
+					tr := (m + n + ki) % 4
+					transA, transB := tr&1 != 0, tr&2 != 0
+					alpha, beta := ab[(m*3+n+k)%len(ab)][0], ab[(m*3+n+k)%len(ab)][1]
+					lda, ldb, ldc := k+1, n+2, n+5
+					arows, brows := m, k
+					if transA {
+						lda, arows = m+3, k
+					}
+					if transB {
+						ldb, brows = k+2, n
+					}
+					a := nnRand32(r, arows*lda)
+					b := nnRand32(r, brows*ldb)
+					cv := nnRand32(r, m*ldc)
+					if beta == 0 {
+						for i := range cv {
+							cv[i] = float32(math.NaN())
+						}
+					}
+					msg := fmt.Sprintf("%s m=%d n=%d k=%d tA=%v tB=%v alpha=%v beta=%v", kern.name, m, n, k, transA, transB, alpha, beta)
+					want := nnNaiveGemm(transA, transB, m, n, k, float64(alpha), a, lda, b, ldb, float64(beta), cv, ldc)
+					got := append([]float32(nil), cv...)
+					sgemmPacked(kern, c, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, got, ldc)
+					ref := append([]float32(nil), cv...)
+					sgemmPacked(&gemmGo, nil, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, ref, ldc)
+					flat := make([]float32, 0, m*n)
+					for i := 0; i < m; i++ {
+						flat = append(flat, got[i*ldc:i*ldc+n]...)
+						for j := 0; j < n; j++ {
+							g, w := got[i*ldc+j], ref[i*ldc+j]
+							require.InDelta(t, w, g, 1e-5*float64(k)*(1+math.Abs(float64(w))), "%s: vs Go kernel at (%d,%d)", msg, i, j)
+						}
+						// Padding columns of C are untouched (NaN stays NaN).
+						for j := n; j < ldc; j++ {
+							require.Equal(t, math.Float32bits(cv[i*ldc+j]), math.Float32bits(got[i*ldc+j]), msg)
+						}
+					}
+					nnClose(t, want, flat, 1e-4, msg)
+				}
+			}
+		}
+	}
+}

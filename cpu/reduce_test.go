@@ -468,3 +468,65 @@ func BenchmarkReduceSum(b *testing.B) {
 		})
 	}
 }
+
+// TestReduceFamilyHostileInputs feeds random shapes, dtypes, axes and
+// attributes to every op of this family: each call must return either an
+// error or outputs, never panic.
+func TestReduceFamilyHostileInputs(t *testing.T) {
+	rng := rand.New(rand.NewSource(10))
+	ops := append(append([]string{}, rdOps...), "ArgMax", "ArgMin", "TopK", "CumSum", "Softmax",
+		"LogSoftmax", "Hardmax", "LpNormalization", "Einsum")
+	eqs := []string{"ij->ji", "ii", "...", "i...j,j->i", "ab,bc->ac", "->", ",", "a", "aa->a", "...a,...a->..."}
+	mk := func() *common.Tensor {
+		rank := rng.Intn(4)
+		shape := make(common.Shape, rank)
+		for i := range shape {
+			shape[i] = rng.Intn(4)
+		}
+		n := shape.Size()
+		switch rng.Intn(4) {
+		case 0:
+			return common.NewTensor(shape, make([]float32, n))
+		case 1:
+			return common.NewTensor(shape, make([]int8, n))
+		case 2:
+			return common.NewTensor(shape, make([]bool, n))
+		}
+		return common.NewTensor(shape, make([]common.F16, n))
+	}
+	c := rdCtx(2)
+	defer c.eng.pool.close()
+	for trial := 0; trial < 3000; trial++ {
+		op := ops[rng.Intn(len(ops))]
+		attrs := map[string]any{
+			"axis": rng.Intn(11) - 5, "keepdims": rng.Intn(3) - 1, "k": rng.Intn(6) - 1,
+			"p": rng.Intn(4), "select_last_index": rng.Intn(2), "noop_with_empty_axes": rng.Intn(2),
+			"axes":     []int64{int64(rng.Intn(9) - 4), int64(rng.Intn(9) - 4)}[:rng.Intn(3)],
+			"equation": eqs[rng.Intn(len(eqs))],
+		}
+		n := rdNode(op, []int64{1, 11, 13, 18, 20}[rng.Intn(5)], attrs)
+		in := []*common.Tensor{mk()}
+		for j := rng.Intn(3); j > 0; j-- {
+			switch rng.Intn(3) {
+			case 0:
+				in = append(in, common.NewTensor(common.Shape{1}, []int64{int64(rng.Intn(9) - 4)}))
+			case 1:
+				in = append(in, nil)
+			default:
+				in = append(in, mk())
+			}
+		}
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					t.Fatalf("%s opset %d attrs %v inputs %v: panic %v", op, n.Opset, attrs, in, r)
+				}
+			}()
+			out, err := kernels[op].tensor(c, n, in)
+			if err == nil {
+				require.NotEmpty(t, out)
+				require.NotNil(t, out[0])
+			}
+		}()
+	}
+}

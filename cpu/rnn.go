@@ -135,7 +135,7 @@ type rnnSetup struct {
 }
 
 func rnnErr(n *common.Node, kind error, format string, args ...any) error {
-	return fmt.Errorf("%w: %s %q: %s", kind, n.OpType, n.Name, fmt.Sprintf(format, args...))
+	return fmt.Errorf("%w: %s %q: %s", kind, n.OpType, n.Label(), fmt.Sprintf(format, args...))
 }
 
 func parseRNN(c *Ctx, n *common.Node, in []*common.Tensor, kind rnnKind) (*rnnSetup, error) {

@@ -1,7 +1,24 @@
 // Package opencl is accel's OpenCL 1.2+ backend (build tag opencl).
 //
-// It loads libOpenCL.so.1 at run time (override the path with ACCEL_OPENCL_LIB), so the
-// tagged build compiles on machines without the SDK. Built without the
-// tag, the package registers a stub whose Devices reports
-// "not compiled in: build with -tags opencl".
+// It loads the ICD loader libOpenCL.so.1 at run time (override the path
+// with ACCEL_OPENCL_LIB), so the tagged build compiles on machines without
+// the SDK; the Khronos headers (package opencl-headers) are needed at build
+// time only. Built without the tag, the package registers a stub whose
+// Devices reports "not compiled in: build with -tags opencl".
+//
+// Devices lists every device of every platform. Compile uses the device
+// Options.Device indexes, or the first whose platform or device name
+// contains ACCEL_OPENCL_DEVICE. Each device gets one context, one in-order
+// queue and one program for the life of the process; the program is built
+// from OpenCL C 1.2 sources embedded in the binary and its binary is cached
+// on disk under Options.CacheDir, $ACCEL_CACHE_DIR or the user cache dir,
+// keyed by source hash, options, device and driver version.
+//
+// Engines are built by common/plan: nodes with an OpenCL kernel (float32
+// Conv, Gemm, MatMul, elementwise and activations, pools, Softmax,
+// Transpose, Concat, BatchNormalization, and the fused Conv/Gemm
+// activation) run on the device, everything else on the CPU engine.
+// Each engine owns one device arena and a small parameter buffer per
+// device step; Close frees them. Run serializes calls on one engine;
+// tensors it returns are Go memory the caller owns.
 package opencl

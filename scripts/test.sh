@@ -22,6 +22,15 @@ if grep -rq '^//go:generate' --include='*.go' .; then
   fi
 fi
 
+step "OpenCL (PoCL, on the CPU) (the opencl tag builds against the Khronos headers; its tests run on PoCL)"
+if ./scripts/install-opencl.sh; then
+  echo "PoCL and the OpenCL headers are installed"
+elif [ -n "${CI:-}" ]; then
+  echo "could not install PoCL under CI" >&2; exit 1
+else
+  echo "PoCL not installed: the opencl tests will skip"
+fi
+
 step "build: default, CGO_ENABLED=0, all tags"
 go build ./...
 CGO_ENABLED=0 go build ./...

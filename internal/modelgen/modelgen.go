@@ -107,8 +107,8 @@ func (g *gen) head(x string, c, classes int) string {
 	y := g.b.Node("GlobalAveragePool", []string{x})
 	y = g.b.Node("Flatten", []string{y}, onnx.Int("axis", 1))
 	w := g.weight("fc_w", math.Sqrt(6/float64(c)), classes, c)
-	y = g.b.Node("Gemm", []string{y, w, g.weight("fc_b", 0.1, classes)}, onnx.Int("transB", 1))
-	return y
+	g.b.NodeOut("Gemm", []string{y, w, g.weight("fc_b", 0.1, classes)}, []string{"logits"}, onnx.Int("transB", 1))
+	return "logits"
 }
 
 // MLP is a two-layer classifier over 64 features.
@@ -118,8 +118,8 @@ func MLP() ([]byte, error) {
 	h := g.b.Node("Gemm", []string{x, g.weight("w", 0.3, 64, 128), g.weight("b", 0.1, 128)})
 	h = g.b.Node("Relu", []string{h})
 	h = g.b.Node("Gemm", []string{h, g.weight("w", 0.2, 128, 10), g.weight("b", 0.1, 10)})
-	y := g.b.Node("Softmax", []string{h}, onnx.Int("axis", 1))
-	g.b.OutputShape(y, common.Float32, "batch", 10)
+	g.b.NodeOut("Softmax", []string{h}, []string{"probs"}, onnx.Int("axis", 1))
+	g.b.OutputShape("probs", common.Float32, "batch", 10)
 	return g.b.Encode()
 }
 
@@ -148,8 +148,8 @@ func LSTM() ([]byte, error) {
 	b := g.weight("B", 0.1, 1, 8*hidden)
 	outs := g.b.NodeN("LSTM", []string{x, w, r, b}, 3, onnx.Int("hidden_size", hidden))
 	h := g.b.Node("Squeeze", []string{outs[1], g.ints("axes", 0)})
-	y := g.b.Node("Gemm", []string{h, g.weight("fc", 0.2, hidden, 5), g.weight("fcb", 0.1, 5)})
-	g.b.OutputShape(y, common.Float32, "batch", 5)
+	g.b.NodeOut("Gemm", []string{h, g.weight("fc", 0.2, hidden, 5), g.weight("fcb", 0.1, 5)}, []string{"logits"})
+	g.b.OutputShape("logits", common.Float32, "batch", 5)
 	g.b.OutputShape(outs[0], common.Float32, 12, 1, "batch", hidden)
 	return g.b.Encode()
 }
@@ -186,8 +186,8 @@ func Attention() ([]byte, error) {
 	// Gelu spelled out with Erf, as exporters before opset 20 do.
 	e := g.b.Node("Erf", []string{g.b.Node("Div", []string{m, g.scalar(float32(math.Sqrt2))})})
 	e = g.b.Node("Mul", []string{g.b.Node("Mul", []string{m, g.b.Node("Add", []string{e, g.scalar(1)})}), g.scalar(0.5)})
-	y := g.b.Node("Add", []string{x2, proj(e, 4*d, d)})
-	g.b.OutputShape(y, common.Float32, "batch", seq, d)
+	g.b.NodeOut("Add", []string{x2, proj(e, 4*d, d)}, []string{"out"})
+	g.b.OutputShape("out", common.Float32, "batch", seq, d)
 	return g.b.Encode()
 }
 

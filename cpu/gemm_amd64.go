@@ -1,0 +1,40 @@
+package cpu
+
+import "golang.org/x/sys/cpu"
+
+//go:generate go run ../internal/asmgen -out sgemm_amd64.s -stubs sgemm_stub_amd64.go
+
+// gemmAVX2 is the AVX2+FMA micro-kernel (sgemm_amd64.s): 6x16 tiles.
+var gemmAVX2 = microKernel{name: "avx2-6x16", mr: 6, nr: 16, mc: 144, tile: avx2Tile}
+
+func init() {
+	if hasAVX2() {
+		gemmK = &gemmAVX2
+		biasClamp = biasClampAsm
+	}
+}
+
+// biasClampAsm is biasClamp with AVX2.
+func biasClampAsm(x []float32, b, lo, hi float32) {
+	if len(x) > 0 {
+		biasClampAVX2(&x[0], len(x), b, lo, hi)
+	}
+}
+
+func hasAVX2() bool { return cpu.X86.HasAVX2 && cpu.X86.HasFMA }
+
+// avx2Tile checks the panel and tile bounds, then runs the assembly kernel.
+func avx2Tile(kc int, a, b, c []float32, ldc int, alpha, beta float32) {
+	_ = a[kc*6-1]
+	_ = b[kc*16-1]
+	_ = c[5*ldc+15]
+	sgemmKernel6x16(kc, &a[0], &b[0], &c[0], ldc, alpha, beta)
+}
+
+// gemmKernels lists the micro-kernels this CPU can run, fastest first.
+func gemmKernels() []*microKernel {
+	if hasAVX2() {
+		return []*microKernel{&gemmAVX2, &gemmGo}
+	}
+	return []*microKernel{&gemmGo}
+}

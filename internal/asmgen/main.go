@@ -1,0 +1,203 @@
+// Command asmgen writes the CPU engine's amd64 assembly kernels and their
+// Go declarations with avo. It is run by go generate in package cpu:
+//
+//	go run ../internal/asmgen -out sgemm_amd64.s -stubs sgemm_stub_amd64.go
+package main
+
+import (
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	. "github.com/mmcloughlin/avo/reg"
+)
+
+func main() {
+	ConstraintExpr("amd64")
+	sgemmAVX2()
+	biasClampAVX2()
+	Generate()
+}
+
+// Micro-tile of the AVX2 kernel: 6 rows of A (broadcast one at a time)
+// by 16 columns of B (two ymm loads), held in 12 ymm accumulators.
+const (
+	avx2MR = 6
+	avx2NR = 16
+)
+
+// sgemmAVX2 emits sgemmKernel6x16: C[6x16] = alpha*(Apanel * Bpanel) +
+// beta*C over kc steps of packed panels (A: kc groups of 6 floats, B: kc
+// groups of 16 floats). With beta == 0, C is only written.
+func sgemmAVX2() {
+	TEXT("sgemmKernel6x16", NOSPLIT, "func(kc int, a, b, c *float32, ldc int, alpha, beta float32)")
+	Doc(
+		"sgemmKernel6x16 computes a 6x16 tile C = alpha*A*B + beta*C with AVX2 and FMA,",
+		"where A is a packed panel of kc x 6 floats and B a packed panel of kc x 16",
+		"floats. c points at the tile's top-left element; ldc is C's row stride in",
+		"elements. When beta is 0, C is not read. kc must be at least 1.",
+	)
+	kc := Load(Param("kc"), GP64())
+	pa := Load(Param("a"), GP64())
+	pb := Load(Param("b"), GP64())
+
+	acc := make([][2]VecPhysical, avx2MR)
+	all := []VecPhysical{Y0, Y1, Y2, Y3, Y4, Y5, Y6, Y7, Y8, Y9, Y10, Y11, Y12, Y13, Y14, Y15}
+	for i := range acc {
+		acc[i] = [2]VecPhysical{all[2*i], all[2*i+1]}
+		VXORPS(acc[i][0], acc[i][0], acc[i][0])
+		VXORPS(acc[i][1], acc[i][1], acc[i][1])
+	}
+	b0, b1, t := Y12, Y13, Y14
+
+	step := func(off int) {
+		VMOVUPS(Mem{Base: pb, Disp: 4 * avx2NR * off}, b0)
+		VMOVUPS(Mem{Base: pb, Disp: 4*avx2NR*off + 32}, b1)
+		for i := 0; i < avx2MR; i++ {
+			VBROADCASTSS(Mem{Base: pa, Disp: 4 * (avx2MR*off + i)}, t)
+			VFMADD231PS(b0, t, acc[i][0])
+			VFMADD231PS(b1, t, acc[i][1])
+		}
+	}
+
+	const unroll = 4
+	Comment("Main loop: four k steps per iteration.")
+	Label("loop4")
+	CMPQ(kc, U32(unroll))
+	JL(LabelRef("tail"))
+	for u := 0; u < unroll; u++ {
+		step(u)
+	}
+	ADDQ(U32(4*avx2MR*unroll), pa)
+	ADDQ(U32(4*avx2NR*unroll), pb)
+	SUBQ(U32(unroll), kc)
+	JMP(LabelRef("loop4"))
+
+	Comment("Remaining k steps, one at a time.")
+	Label("tail")
+	TESTQ(kc, kc)
+	JE(LabelRef("store"))
+	step(0)
+	ADDQ(U32(4*avx2MR), pa)
+	ADDQ(U32(4*avx2NR), pb)
+	DECQ(kc)
+	JMP(LabelRef("tail"))
+
+	Label("store")
+	pc := Load(Param("c"), GP64())
+	ldc := Load(Param("ldc"), GP64())
+	SHLQ(U8(2), ldc)
+	alpha, beta := Y12, Y13
+	VBROADCASTSS(paramAddr("alpha"), alpha)
+	VBROADCASTSS(paramAddr("beta"), beta)
+	for i := range acc {
+		VMULPS(alpha, acc[i][0], acc[i][0])
+		VMULPS(alpha, acc[i][1], acc[i][1])
+	}
+	zero := X14
+	VXORPS(zero, zero, zero)
+	VUCOMISS(beta.AsX(), zero)
+	JNE(LabelRef("accumulate"))
+	JP(LabelRef("accumulate"))
+
+	Comment("beta == 0: overwrite C.")
+	row := GP64()
+	MOVQ(pc, row)
+	for i := range acc {
+		VMOVUPS(acc[i][0], Mem{Base: row})
+		VMOVUPS(acc[i][1], Mem{Base: row, Disp: 32})
+		if i+1 < len(acc) {
+			ADDQ(ldc, row)
+		}
+	}
+	VZEROUPPER()
+	RET()
+
+	Label("accumulate")
+	Comment("C = alpha*A*B + beta*C.")
+	MOVQ(pc, row)
+	for i := range acc {
+		VFMADD231PS(Mem{Base: row}, beta, acc[i][0])
+		VFMADD231PS(Mem{Base: row, Disp: 32}, beta, acc[i][1])
+		VMOVUPS(acc[i][0], Mem{Base: row})
+		VMOVUPS(acc[i][1], Mem{Base: row, Disp: 32})
+		if i+1 < len(acc) {
+			ADDQ(ldc, row)
+		}
+	}
+	VZEROUPPER()
+	RET()
+}
+
+// paramAddr is the stack address of a scalar parameter.
+func paramAddr(name string) Mem {
+	b, err := Param(name).Resolve()
+	if err != nil {
+		panic(err)
+	}
+	return b.Addr
+}
+
+// biasClampAVX2 emits biasClampAVX2: x[i] = min(max(x[i]+bias, lo), hi)
+// over n floats, 32 then 8 at a time, then one at a time. The operand
+// order keeps a NaN in x a NaN (MAXPS/MINPS return their second source
+// when either is NaN).
+func biasClampAVX2() {
+	TEXT("biasClampAVX2", NOSPLIT, "func(x *float32, n int, bias, lo, hi float32)")
+	Doc(
+		"biasClampAVX2 sets x[i] = min(max(x[i]+bias, lo), hi) for the n floats at x,",
+		"with AVX2. A NaN element stays NaN.",
+	)
+	px := Load(Param("x"), GP64())
+	n := Load(Param("n"), GP64())
+	bias, lo, hi := YMM(), YMM(), YMM()
+	VBROADCASTSS(paramAddr("bias"), bias)
+	VBROADCASTSS(paramAddr("lo"), lo)
+	VBROADCASTSS(paramAddr("hi"), hi)
+	v := []VecVirtual{YMM(), YMM(), YMM(), YMM()}
+
+	Label("loop32")
+	CMPQ(n, U32(32))
+	JL(LabelRef("loop8"))
+	for i, r := range v {
+		VADDPS(Mem{Base: px, Disp: 32 * i}, bias, r)
+	}
+	for _, r := range v {
+		VMAXPS(r, lo, r)
+	}
+	for _, r := range v {
+		VMINPS(r, hi, r)
+	}
+	for i, r := range v {
+		VMOVUPS(r, Mem{Base: px, Disp: 32 * i})
+	}
+	ADDQ(U32(128), px)
+	SUBQ(U32(32), n)
+	JMP(LabelRef("loop32"))
+
+	Label("loop8")
+	CMPQ(n, U32(8))
+	JL(LabelRef("loop1"))
+	VADDPS(Mem{Base: px}, bias, v[0])
+	VMAXPS(v[0], lo, v[0])
+	VMINPS(v[0], hi, v[0])
+	VMOVUPS(v[0], Mem{Base: px})
+	ADDQ(U32(32), px)
+	SUBQ(U32(8), n)
+	JMP(LabelRef("loop8"))
+
+	Label("loop1")
+	TESTQ(n, n)
+	JE(LabelRef("done"))
+	s := XMM()
+	VMOVSS(Mem{Base: px}, s)
+	VADDSS(s, bias.AsX(), s)
+	VMAXSS(s, lo.AsX(), s)
+	VMINSS(s, hi.AsX(), s)
+	VMOVSS(s, Mem{Base: px})
+	ADDQ(U32(4), px)
+	DECQ(n)
+	JMP(LabelRef("loop1"))
+
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
