@@ -2,6 +2,7 @@ package graph_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -156,11 +157,43 @@ func TestInferBadAttributes(t *testing.T) {
 	tr := b.Node("Transpose", []string{x}, onnx.Ints("perm", 0, 7))
 	sq := b.Node("Squeeze", []string{x, b.Init("ax", i64(9))})
 	sp := b.Node("SpaceToDepth", []string{b.Input("y", common.Float32, 1, 1, 4, 4)}, onnx.Int("blocksize", 0))
-	for _, o := range []string{tr, sq, sp} {
+	huge := b.Node("Reshape", []string{x, b.Input("s", common.Int64, int64(1)<<40)})
+	for _, o := range []string{tr, sq, sp, huge} {
 		b.Output(o, common.Undefined)
 	}
 	types := graph.InferShapes(b.Model(), nil)
-	for _, o := range []string{tr, sq, sp} {
+	for _, o := range []string{tr, sq, sp, huge} {
 		require.False(t, types[o].HasShape, "%s: %s", o, types[o])
+	}
+}
+
+// Deeply nested loop bodies are inferred in time linear in their size.
+func TestInferNestedLoops(t *testing.T) {
+	b := onnx.NewBuilder(17)
+	x := b.Input("x", common.Float32, 2)
+	var inner *common.Graph
+	for d := 0; d < 24; d++ {
+		body := b.Sub("body")
+		body.Input("i", common.Int64)
+		body.Input("c", common.Bool)
+		acc := body.Input("acc", common.Float32, 2)
+		out := body.Node("Add", []string{acc, x})
+		if inner != nil {
+			out = body.NodeN("Loop", []string{"", "c", out}, 1, onnx.Graph("body", inner))[0]
+		}
+		body.NodeOut("Identity", []string{"c"}, []string{"c_out"})
+		body.Output("c_out", common.Bool)
+		body.Output(out, common.Float32)
+		inner = body.Graph()
+	}
+	y := b.NodeN("Loop", []string{"", b.Input("c0", common.Bool), x}, 1, onnx.Graph("body", inner))[0]
+	b.Output(y, common.Undefined)
+	done := make(chan map[string]common.TypeInfo, 1)
+	go func() { done <- graph.InferShapes(b.Model(), nil) }()
+	select {
+	case types := <-done:
+		require.Equal(t, "float32[2]", types[y].String())
+	case <-time.After(20 * time.Second):
+		t.Fatal("inference of nested loops did not finish")
 	}
 }
