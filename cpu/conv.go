@@ -219,7 +219,7 @@ func convKernel(c *Ctx, n *common.Node, in []*common.Tensor) ([]*common.Tensor, 
 	if y.Len() == 0 {
 		return []*common.Tensor{y}, nil
 	}
-	if !g.direct() {
+	if !g.direct() && !(x.DType() == common.Float32 && g.depthwise3x3()) {
 		if _, err := c.Check(x.DType(), common.Shape{c.Threads(), g.cin / g.group * g.kSize, g.outSize}); err != nil {
 			return nil, err
 		}
@@ -231,8 +231,12 @@ func convKernel(c *Ctx, n *common.Node, in []*common.Tensor) ([]*common.Tensor, 
 			bd = common.Data[float32](b)
 		}
 		yd := common.Data[float32](y)
+		if g.depthwise3x3() {
+			convDepthwise3x3(c, g, common.Data[float32](x), common.Data[float32](w), bd, n.Fused, yd)
+			break
+		}
 		convForward(c, g, common.Data[float32](x), common.Data[float32](w), yd, sgemm, &colBufs32)
-		convEpilogue(c, g.batch, g.cout, g.outSize, bd, n.Fused, yd)
+		convEpilogue32(c, g.batch, g.cout, g.outSize, bd, n.Fused, yd)
 	case common.Float64:
 		var bd []float64
 		if b != nil {
@@ -405,6 +409,24 @@ func convEpilogue[T float32 | float64](c *Ctx, batch, ch, plane int, bias []T, f
 			if fused != nil {
 				_ = applyFusedT(fused, seg)
 			}
+		}
+	})
+}
+
+// convEpilogue32 is convEpilogue for float32 through epilogue (one
+// vector pass for bias, Relu and Clip).
+func convEpilogue32(c *Ctx, batch, ch, plane int, bias []float32, fused *common.Node, y []float32) {
+	if bias == nil && fused == nil {
+		return
+	}
+	epi := newEpilogue(fused)
+	c.Parallel(batch*ch, max(1, (1<<14)/max(1, plane)), func(lo, hi int) {
+		for p := lo; p < hi; p++ {
+			var bv float32
+			if bias != nil {
+				bv = bias[p%ch]
+			}
+			epi.apply(y[p*plane:(p+1)*plane], bv)
 		}
 	})
 }

@@ -10,6 +10,14 @@ var gemmAVX2 = microKernel{name: "avx2-6x16", mr: 6, nr: 16, mc: 144, tile: avx2
 func init() {
 	if hasAVX2() {
 		gemmK = &gemmAVX2
+		biasClamp = biasClampAsm
+	}
+}
+
+// biasClampAsm is biasClamp with AVX2.
+func biasClampAsm(x []float32, b, lo, hi float32) {
+	if len(x) > 0 {
+		biasClampAVX2(&x[0], len(x), b, lo, hi)
 	}
 }
 

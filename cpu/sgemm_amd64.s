@@ -218,3 +218,62 @@ accumulate:
 	VMOVUPS     Y11, 32(AX)
 	VZEROUPPER
 	RET
+
+// func biasClampAVX2(x *float32, n int, bias float32, lo float32, hi float32)
+// Requires: AVX
+TEXT ·biasClampAVX2(SB), NOSPLIT, $0-28
+	MOVQ         x+0(FP), AX
+	MOVQ         n+8(FP), CX
+	VBROADCASTSS bias+16(FP), Y0
+	VBROADCASTSS lo+20(FP), Y1
+	VBROADCASTSS hi+24(FP), Y2
+
+loop32:
+	CMPQ    CX, $0x00000020
+	JL      loop8
+	VADDPS  (AX), Y0, Y3
+	VADDPS  32(AX), Y0, Y4
+	VADDPS  64(AX), Y0, Y5
+	VADDPS  96(AX), Y0, Y6
+	VMAXPS  Y3, Y1, Y3
+	VMAXPS  Y4, Y1, Y4
+	VMAXPS  Y5, Y1, Y5
+	VMAXPS  Y6, Y1, Y6
+	VMINPS  Y3, Y2, Y3
+	VMINPS  Y4, Y2, Y4
+	VMINPS  Y5, Y2, Y5
+	VMINPS  Y6, Y2, Y6
+	VMOVUPS Y3, (AX)
+	VMOVUPS Y4, 32(AX)
+	VMOVUPS Y5, 64(AX)
+	VMOVUPS Y6, 96(AX)
+	ADDQ    $0x00000080, AX
+	SUBQ    $0x00000020, CX
+	JMP     loop32
+
+loop8:
+	CMPQ    CX, $0x00000008
+	JL      loop1
+	VADDPS  (AX), Y0, Y3
+	VMAXPS  Y3, Y1, Y3
+	VMINPS  Y3, Y2, Y3
+	VMOVUPS Y3, (AX)
+	ADDQ    $0x00000020, AX
+	SUBQ    $0x00000008, CX
+	JMP     loop8
+
+loop1:
+	TESTQ  CX, CX
+	JE     done
+	VMOVSS (AX), X3
+	VADDSS X3, X0, X3
+	VMAXSS X3, X1, X3
+	VMINSS X3, X2, X3
+	VMOVSS X3, (AX)
+	ADDQ   $0x00000004, AX
+	DECQ   CX
+	JMP    loop1
+
+done:
+	VZEROUPPER
+	RET

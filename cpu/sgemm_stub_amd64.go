@@ -9,3 +9,7 @@ package cpu
 // floats. c points at the tile's top-left element; ldc is C's row stride in
 // elements. When beta is 0, C is not read. kc must be at least 1.
 func sgemmKernel6x16(kc int, a *float32, b *float32, c *float32, ldc int, alpha float32, beta float32)
+
+// biasClampAVX2 sets x[i] = min(max(x[i]+bias, lo), hi) for the n floats at x,
+// with AVX2. A NaN element stays NaN.
+func biasClampAVX2(x *float32, n int, bias float32, lo float32, hi float32)

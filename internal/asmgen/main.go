@@ -13,6 +13,7 @@ import (
 func main() {
 	ConstraintExpr("amd64")
 	sgemmAVX2()
+	biasClampAVX2()
 	Generate()
 }
 
@@ -133,4 +134,70 @@ func paramAddr(name string) Mem {
 		panic(err)
 	}
 	return b.Addr
+}
+
+// biasClampAVX2 emits biasClampAVX2: x[i] = min(max(x[i]+bias, lo), hi)
+// over n floats, 32 then 8 at a time, then one at a time. The operand
+// order keeps a NaN in x a NaN (MAXPS/MINPS return their second source
+// when either is NaN).
+func biasClampAVX2() {
+	TEXT("biasClampAVX2", NOSPLIT, "func(x *float32, n int, bias, lo, hi float32)")
+	Doc(
+		"biasClampAVX2 sets x[i] = min(max(x[i]+bias, lo), hi) for the n floats at x,",
+		"with AVX2. A NaN element stays NaN.",
+	)
+	px := Load(Param("x"), GP64())
+	n := Load(Param("n"), GP64())
+	bias, lo, hi := YMM(), YMM(), YMM()
+	VBROADCASTSS(paramAddr("bias"), bias)
+	VBROADCASTSS(paramAddr("lo"), lo)
+	VBROADCASTSS(paramAddr("hi"), hi)
+	v := []VecVirtual{YMM(), YMM(), YMM(), YMM()}
+
+	Label("loop32")
+	CMPQ(n, U32(32))
+	JL(LabelRef("loop8"))
+	for i, r := range v {
+		VADDPS(Mem{Base: px, Disp: 32 * i}, bias, r)
+	}
+	for _, r := range v {
+		VMAXPS(r, lo, r)
+	}
+	for _, r := range v {
+		VMINPS(r, hi, r)
+	}
+	for i, r := range v {
+		VMOVUPS(r, Mem{Base: px, Disp: 32 * i})
+	}
+	ADDQ(U32(128), px)
+	SUBQ(U32(32), n)
+	JMP(LabelRef("loop32"))
+
+	Label("loop8")
+	CMPQ(n, U32(8))
+	JL(LabelRef("loop1"))
+	VADDPS(Mem{Base: px}, bias, v[0])
+	VMAXPS(v[0], lo, v[0])
+	VMINPS(v[0], hi, v[0])
+	VMOVUPS(v[0], Mem{Base: px})
+	ADDQ(U32(32), px)
+	SUBQ(U32(8), n)
+	JMP(LabelRef("loop8"))
+
+	Label("loop1")
+	TESTQ(n, n)
+	JE(LabelRef("done"))
+	s := XMM()
+	VMOVSS(Mem{Base: px}, s)
+	VADDSS(s, bias.AsX(), s)
+	VMAXSS(s, lo.AsX(), s)
+	VMINSS(s, hi.AsX(), s)
+	VMOVSS(s, Mem{Base: px})
+	ADDQ(U32(4), px)
+	DECQ(n)
+	JMP(LabelRef("loop1"))
+
+	Label("done")
+	VZEROUPPER()
+	RET()
 }
