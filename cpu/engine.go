@@ -77,6 +77,9 @@ func Compile(m *common.Model, opts common.Options) (*Engine, error) {
 		return nil, fmt.Errorf("%w: model has no graph", common.ErrInvalidModel)
 	}
 	lim := opts.Limits.WithDefaults()
+	if n := countNodes(m.Graph, 0, lim.Nodes); n > lim.Nodes {
+		return nil, fmt.Errorf("%w: the model has over %d nodes (subgraphs included, %d counted)", common.ErrLimit, lim.Nodes, n)
+	}
 	if err := graph.Validate(m, lim); err != nil {
 		return nil, err
 	}
@@ -110,6 +113,24 @@ func Compile(m *common.Model, opts common.Options) (*Engine, error) {
 	e.markOwned(m.Graph)
 	runtime.SetFinalizer(e, func(e *Engine) { e.pool.close() })
 	return e, nil
+}
+
+// countNodes counts the nodes of g and its subgraphs; it stops once the
+// count passes limit (a graph shared by many nodes is counted each time).
+func countNodes(g *common.Graph, depth int, limit int64) int64 {
+	if g == nil || depth > 1024 {
+		return 0
+	}
+	n := int64(len(g.Nodes))
+	for _, nd := range g.Nodes {
+		for _, sg := range nd.Subgraphs() {
+			if n > limit {
+				return n
+			}
+			n += countNodes(sg, depth+1, limit-n)
+		}
+	}
+	return n
 }
 
 func (e *Engine) markOwned(g *common.Graph) {

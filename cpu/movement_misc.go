@@ -58,6 +58,9 @@ func triluT[T any](c *Ctx, dst, src []T, rows, cols int, k int64, upper bool) {
 	if cols == 0 {
 		return
 	}
+	// Past these bounds every row keeps all or nothing; clamping keeps
+	// i+k from overflowing.
+	k = max(-int64(rows)-1, min(int64(cols)+1, k))
 	total := len(dst) / cols
 	c.Parallel(total, max(1, (1<<14)/cols), func(lo, hi int) {
 		for row := lo; row < hi; row++ {

@@ -1,57 +1,248 @@
 package graph
 
 import (
+	"math"
+
 	"github.com/accel-go/accel/common"
 )
 
 // InferShapes derives element types and shapes of the main graph's values
 // from the declared inputs, the initializers and the operators' shape
-// rules. sizes gives values to symbolic dims (nil: keep them symbolic;
-// symbolic dims propagate through the rules). Values whose shape cannot
-// be derived (data-dependent shapes, ops without a rule) are absent from
-// the result, or present with HasShape false.
+// rules (following the ONNX type and shape inference of each operator and
+// opset version). sizes gives values to symbolic dims (nil: keep them
+// symbolic; symbolic dims propagate through the rules). Small integer
+// values computed from shapes (Shape, Gather, Concat, Slice, arithmetic
+// on them) and constants are propagated too, so that ops taking shapes,
+// axes or pads as inputs resolve. Unknown dims are Dim{Value: -1}. Values
+// whose type cannot be derived at all are absent from the result, or
+// present with HasShape false when only the element type is known.
+// Declared value_info and output types fill in what the rules leave open.
 func InferShapes(m *Model, sizes map[string]int64) map[string]TypeInfo {
-	g := m.Graph
-	types := map[string]TypeInfo{}
-	consts := map[string]*common.Tensor{}
-	for name, t := range g.Initializers {
-		types[name] = tensorType(t)
-		consts[name] = t
+	if m == nil || m.Graph == nil {
+		return map[string]TypeInfo{}
 	}
-	for _, vi := range g.ValueInfo {
-		if vi.Type.Kind == common.KindTensor {
-			types[vi.Name] = bind(vi.Type, sizes)
+	s := newInferer(nil, sizes)
+	s.seed(m.Graph, true)
+	s.run(m.Graph)
+	return s.types
+}
+
+// maxRank bounds the ranks inference derives from values.
+const maxRank = 1024
+
+// maxConstElems bounds the integer tensors tracked as values.
+const maxConstElems = 1 << 12
+
+// sval is a small integer value tracked through the graph: a scalar or a
+// 1-D tensor whose elements may be symbolic (data propagation).
+type sval struct {
+	d      []common.Dim
+	scalar bool
+}
+
+// svUnknown marks an element of an sval whose value is not known (a
+// literal -1 is a value).
+var svUnknown = common.Dim{Value: math.MinInt64}
+
+// dims converts an sval used as a shape to dims.
+func (v sval) dims() []common.Dim {
+	out := make([]common.Dim, len(v.d))
+	for i, d := range v.d {
+		if d.Param == "" && d.Value < 0 {
+			d = unknownDim
 		}
+		out[i] = d
+	}
+	return out
+}
+
+func (v sval) known() ([]int64, bool) {
+	out := make([]int64, len(v.d))
+	for i, d := range v.d {
+		if d.Param != "" || d == svUnknown {
+			return nil, false
+		}
+		out[i] = d.Value
+	}
+	return out, true
+}
+
+// inferer holds what is known about the values of one graph scope.
+type inferer struct {
+	parent *inferer
+	sizes  map[string]int64
+	types  map[string]TypeInfo
+	consts map[string]*common.Tensor
+	vals   map[string]sval
+	depth  int
+}
+
+func newInferer(parent *inferer, sizes map[string]int64) *inferer {
+	s := &inferer{parent: parent, sizes: sizes, types: map[string]TypeInfo{},
+		consts: map[string]*common.Tensor{}, vals: map[string]sval{}}
+	if parent != nil {
+		s.depth = parent.depth + 1
+	}
+	return s
+}
+
+func (s *inferer) typeOf(name string) (TypeInfo, bool) {
+	for c := s; c != nil; c = c.parent {
+		if t, ok := c.types[name]; ok {
+			return t, true
+		}
+	}
+	return TypeInfo{}, false
+}
+
+func (s *inferer) constOf(name string) (*common.Tensor, bool) {
+	for c := s; c != nil; c = c.parent {
+		if t, ok := c.consts[name]; ok {
+			return t, true
+		}
+		if _, ok := c.types[name]; ok {
+			return nil, false // shadowed by a non-constant
+		}
+	}
+	return nil, false
+}
+
+func (s *inferer) valOf(name string) (sval, bool) {
+	for c := s; c != nil; c = c.parent {
+		if v, ok := c.vals[name]; ok {
+			return v, true
+		}
+		if _, ok := c.types[name]; ok {
+			return sval{}, false
+		}
+	}
+	return sval{}, false
+}
+
+func (s *inferer) setConst(name string, t *common.Tensor) {
+	s.consts[name] = t
+	if v, ok := constVal(t); ok {
+		s.vals[name] = v
+	}
+}
+
+// constVal converts a small integer tensor of rank 0 or 1 to an sval.
+func constVal(t *common.Tensor) (sval, bool) {
+	if t == nil || t.Rank() > 1 || !t.DType().IsInteger() || t.Len() > maxConstElems {
+		return sval{}, false
+	}
+	v := sval{d: make([]common.Dim, t.Len()), scalar: t.Rank() == 0}
+	for i := range v.d {
+		v.d[i] = common.Dim{Value: t.Int(i)}
+	}
+	return v, true
+}
+
+// seed records a graph's initializers, declared value types and inputs.
+// Declared intermediate types are kept only as a fallback (see run).
+func (s *inferer) seed(g *Graph, bindInputs bool) {
+	for name, t := range g.Initializers {
+		s.types[name] = tensorType(t)
+		s.setConst(name, t)
 	}
 	for _, in := range g.Inputs {
-		if _, isInit := g.Initializers[in.Name]; !isInit {
-			types[in.Name] = bind(in.Type, sizes)
+		if _, isInit := g.Initializers[in.Name]; isInit {
+			continue
+		}
+		if in.Type.Kind == common.KindUnknown {
+			continue
+		}
+		t := in.Type
+		if bindInputs {
+			t = bindType(t, s.sizes)
+		}
+		s.types[in.Name] = t
+	}
+}
+
+// run infers every node of g in topological order.
+func (s *inferer) run(g *Graph) {
+	outer := map[string]bool{}
+	for c := s.parent; c != nil; c = c.parent {
+		for k := range c.types {
+			outer[k] = true
 		}
 	}
-	order, err := Order(g, nil)
+	order, err := Order(g, outer)
 	if err != nil {
-		return types
+		order = g.Nodes
 	}
 	for _, n := range order {
-		outs := inferNode(n, types, consts)
+		outs := s.inferNode(n)
 		for i, o := range n.Outputs {
-			if o == "" || i >= len(outs) || outs[i].Kind == common.KindUnknown {
+			if o == "" {
 				continue
 			}
-			types[o] = outs[i]
-		}
-		if n.OpType == "Constant" {
-			if t := n.AttrTensor("value"); t != nil && len(n.Outputs) > 0 {
-				consts[n.Outputs[0]] = t
+			var t TypeInfo
+			if i < len(outs) {
+				t = outs[i]
+			}
+			if vi, ok := g.ValueInfo[o]; ok {
+				t = refine(t, bindType(vi.Type, s.sizes))
+			}
+			if t.Kind != common.KindUnknown {
+				s.types[o] = t
 			}
 		}
 	}
 	for _, o := range g.Outputs {
-		if _, ok := types[o.Name]; !ok && o.Type.Kind == common.KindTensor {
-			types[o.Name] = bind(o.Type, sizes)
+		if o.Type.Kind == common.KindUnknown {
+			continue
+		}
+		t, _ := s.types[o.Name]
+		if _, isIn := s.types[o.Name]; !isIn {
+			if pt, ok := s.typeOf(o.Name); ok {
+				t = pt
+			}
+		}
+		if r := refine(t, bindType(o.Type, s.sizes)); r.Kind != common.KindUnknown {
+			s.types[o.Name] = r
 		}
 	}
-	return types
+}
+
+// refine fills what inferred leaves unknown from a declared type.
+func refine(inferred, declared TypeInfo) TypeInfo {
+	if inferred.Kind == common.KindUnknown {
+		return declared
+	}
+	if declared.Kind != inferred.Kind {
+		return inferred
+	}
+	switch inferred.Kind {
+	case common.KindTensor, common.KindSparseTensor:
+		if inferred.DType == common.Undefined {
+			inferred.DType = declared.DType
+		}
+		if !inferred.HasShape {
+			inferred.Dims, inferred.HasShape = declared.Dims, declared.HasShape
+			return inferred
+		}
+		if declared.HasShape && len(declared.Dims) == len(inferred.Dims) {
+			dims := append([]common.Dim(nil), inferred.Dims...)
+			for i, d := range dims {
+				if !d.Known() && d.Param == "" {
+					dims[i] = declared.Dims[i]
+				}
+			}
+			inferred.Dims = dims
+		}
+	case common.KindSequence, common.KindOptional:
+		if declared.Elem != nil {
+			if inferred.Elem == nil {
+				inferred.Elem = declared.Elem
+			} else {
+				e := refine(*inferred.Elem, *declared.Elem)
+				inferred.Elem = &e
+			}
+		}
+	}
+	return inferred
 }
 
 func tensorType(t *common.Tensor) TypeInfo {
@@ -72,9 +263,25 @@ func bind(t TypeInfo, sizes map[string]int64) TypeInfo {
 			if v, ok := sizes[d.Param]; ok {
 				dims[i] = common.Dim{Value: v}
 			}
+		} else if d.Value < 0 {
+			dims[i] = common.Dim{Value: -1}
 		}
 	}
 	t.Dims = dims
+	return t
+}
+
+// bindType binds symbolic sizes in a tensor, sequence or optional type.
+func bindType(t TypeInfo, sizes map[string]int64) TypeInfo {
+	switch t.Kind {
+	case common.KindTensor, common.KindSparseTensor:
+		return bind(t, sizes)
+	case common.KindSequence, common.KindOptional:
+		if t.Elem != nil {
+			e := bindType(*t.Elem, sizes)
+			t.Elem = &e
+		}
+	}
 	return t
 }
 
@@ -82,191 +289,33 @@ func shaped(d common.DType, dims []common.Dim) TypeInfo {
 	return TypeInfo{Kind: common.KindTensor, DType: d, Dims: dims, HasShape: true}
 }
 
+// rankOnly is a tensor type of known rank whose dims are all unknown.
+// A rank that is negative or above maxRank (from hostile declarations)
+// leaves the rank unknown.
+func rankOnly(d common.DType, rank int) TypeInfo {
+	if rank < 0 || rank > maxRank {
+		return typeOnly(d)
+	}
+	dims := make([]common.Dim, rank)
+	for i := range dims {
+		dims[i] = unknownDim
+	}
+	return shaped(d, dims)
+}
+
+// typeOnly is a tensor type of unknown rank.
+func typeOnly(d common.DType) TypeInfo {
+	return TypeInfo{Kind: common.KindTensor, DType: d}
+}
+
+var unknownDim = common.Dim{Value: -1}
+
 func known(dims ...int64) []common.Dim {
 	out := make([]common.Dim, len(dims))
 	for i, v := range dims {
 		out[i] = common.Dim{Value: v}
 	}
 	return out
-}
-
-var sameShapeOps = map[string]bool{
-	"Relu": true, "LeakyRelu": true, "Sigmoid": true, "Tanh": true, "Exp": true, "Log": true,
-	"Sqrt": true, "Abs": true, "Neg": true, "Erf": true, "Softmax": true, "LogSoftmax": true,
-	"Clip": true, "HardSigmoid": true, "HardSwish": true, "Elu": true, "Selu": true, "Gelu": true,
-	"BatchNormalization": true, "InstanceNormalization": true, "LayerNormalization": true,
-	"Identity": true, "Dropout": true, "Reciprocal": true, "Softplus": true, "Softsign": true,
-	"Mish": true, "Celu": true, "Floor": true, "Ceil": true, "Round": true, "Sign": true,
-	"Sin": true, "Cos": true, "LRN": true, "CumSum": true, "Hardmax": true, "PRelu": true,
-	"ThresholdedRelu": true, "Not": true, "GroupNormalization": true,
-}
-
-var broadcastOps = map[string]common.DType{
-	"Add": 0, "Sub": 0, "Mul": 0, "Div": 0, "Pow": 0, "Max": 0, "Min": 0, "Sum": 0, "Mean": 0,
-	"Mod": 0, "And": common.Bool, "Or": common.Bool, "Xor": common.Bool, "Equal": common.Bool,
-	"Greater": common.Bool, "Less": common.Bool, "GreaterOrEqual": common.Bool, "LessOrEqual": common.Bool,
-}
-
-func inferNode(n *Node, types map[string]TypeInfo, consts map[string]*common.Tensor) []TypeInfo {
-	in := func(i int) (TypeInfo, bool) {
-		if i >= len(n.Inputs) || n.Inputs[i] == "" {
-			return TypeInfo{}, false
-		}
-		t, ok := types[n.Inputs[i]]
-		return t, ok && t.HasShape
-	}
-	x, ok := in(0)
-	switch {
-	case n.OpType == "Constant":
-		if t := n.AttrTensor("value"); t != nil {
-			return []TypeInfo{tensorType(t)}
-		}
-		return nil
-	case n.OpType == "Shape" && ok:
-		return []TypeInfo{shaped(common.Int64, known(int64(len(x.Dims))))}
-	case !ok:
-		return nil
-	case sameShapeOps[n.OpType]:
-		return []TypeInfo{x}
-	case n.OpType == "Cast":
-		x.DType = common.DType(n.AttrInt("to", int64(x.DType)))
-		return []TypeInfo{x}
-	}
-	if dt, isB := broadcastOps[n.OpType]; isB {
-		dims := x.Dims
-		for i := 1; i < len(n.Inputs); i++ {
-			y, ok := in(i)
-			if !ok {
-				return nil
-			}
-			if dims = broadcastDims(dims, y.Dims); dims == nil {
-				return nil
-			}
-		}
-		if dt == 0 {
-			dt = x.DType
-		}
-		return []TypeInfo{shaped(dt, dims)}
-	}
-	switch n.OpType {
-	case "Conv", "MaxPool", "AveragePool", "ConvInteger", "QLinearConv":
-		return []TypeInfo{inferWindow(n, x, types)}
-	case "GlobalAveragePool", "GlobalMaxPool":
-		dims := append([]common.Dim(nil), x.Dims...)
-		for i := 2; i < len(dims); i++ {
-			dims[i] = common.Dim{Value: 1}
-		}
-		return []TypeInfo{shaped(x.DType, dims)}
-	case "Gemm":
-		w, ok := in(1)
-		if !ok || len(x.Dims) != 2 || len(w.Dims) != 2 {
-			return nil
-		}
-		m, nn := x.Dims[0], w.Dims[1]
-		if n.AttrInt("transA", 0) != 0 {
-			m = x.Dims[1]
-		}
-		if n.AttrInt("transB", 0) != 0 {
-			nn = w.Dims[0]
-		}
-		return []TypeInfo{shaped(x.DType, []common.Dim{m, nn})}
-	case "MatMul":
-		w, ok := in(1)
-		if !ok || len(x.Dims) < 2 || len(w.Dims) < 2 {
-			return nil
-		}
-		batch := broadcastDims(x.Dims[:len(x.Dims)-2], w.Dims[:len(w.Dims)-2])
-		if batch == nil && (len(x.Dims) > 2 || len(w.Dims) > 2) {
-			return nil
-		}
-		dims := append(append([]common.Dim(nil), batch...), x.Dims[len(x.Dims)-2], w.Dims[len(w.Dims)-1])
-		return []TypeInfo{shaped(x.DType, dims)}
-	case "Flatten":
-		axis := int(n.AttrInt("axis", 1))
-		if axis < 0 {
-			axis += len(x.Dims)
-		}
-		a, b := int64(1), int64(1)
-		for i, d := range x.Dims {
-			if !d.Known() {
-				return nil
-			}
-			if i < axis {
-				a *= d.Value
-			} else {
-				b *= d.Value
-			}
-		}
-		return []TypeInfo{shaped(x.DType, known(a, b))}
-	case "Reshape":
-		if len(n.Inputs) < 2 {
-			return nil
-		}
-		s, ok := consts[n.Inputs[1]]
-		if !ok {
-			return nil
-		}
-		total := int64(1)
-		for _, d := range x.Dims {
-			if !d.Known() {
-				return nil
-			}
-			total *= d.Value
-		}
-		want := s.Ints()
-		dims := make([]int64, len(want))
-		rest, neg := total, -1
-		for i, v := range want {
-			switch {
-			case v == 0 && i < len(x.Dims) && n.AttrInt("allowzero", 0) == 0:
-				dims[i] = x.Dims[i].Value
-			case v == -1:
-				neg = i
-				continue
-			default:
-				dims[i] = v
-			}
-			if dims[i] != 0 {
-				rest /= dims[i]
-			}
-		}
-		if neg >= 0 {
-			dims[neg] = rest
-		}
-		return []TypeInfo{shaped(x.DType, known(dims...))}
-	case "Transpose":
-		perm := n.AttrInts("perm")
-		dims := make([]common.Dim, len(x.Dims))
-		for i := range dims {
-			p := len(dims) - 1 - i
-			if perm != nil {
-				if i >= len(perm) || perm[i] < 0 || int(perm[i]) >= len(dims) {
-					return nil
-				}
-				p = int(perm[i])
-			}
-			dims[i] = x.Dims[p]
-		}
-		return []TypeInfo{shaped(x.DType, dims)}
-	case "Concat":
-		axis := int(n.AttrInt("axis", 0))
-		if axis < 0 {
-			axis += len(x.Dims)
-		}
-		if axis < 0 || axis >= len(x.Dims) {
-			return nil
-		}
-		dims := append([]common.Dim(nil), x.Dims...)
-		for i := 1; i < len(n.Inputs); i++ {
-			y, ok := in(i)
-			if !ok || len(y.Dims) != len(dims) || !y.Dims[axis].Known() || !dims[axis].Known() {
-				return nil
-			}
-			dims[axis].Value += y.Dims[axis].Value
-		}
-		return []TypeInfo{shaped(x.DType, dims)}
-	}
-	return nil
 }
 
 func broadcastDims(a, b []common.Dim) []common.Dim {
@@ -287,95 +336,62 @@ func broadcastDims(a, b []common.Dim) []common.Dim {
 			out[i] = db
 		case db.Known() && db.Value == 1:
 			out[i] = da
-		case !da.Known():
-			out[i] = db
-		case !db.Known():
-			out[i] = da
-		default:
+		case da.Known() && db.Known():
 			return nil
+		case da.Known() && da.Value > 1:
+			out[i] = da
+		case db.Known() && db.Value > 1:
+			out[i] = db
+		default:
+			out[i] = unknownDim
 		}
 	}
 	return out
 }
 
-func inferWindow(n *Node, x TypeInfo, types map[string]TypeInfo) TypeInfo {
-	if len(x.Dims) < 3 {
+// mergeDim combines two facts about one dim that may differ (branches of
+// an If, iterations of a Loop): equal facts stay, others become unknown.
+func mergeDim(a, b common.Dim) common.Dim {
+	if a == b {
+		return a
+	}
+	return unknownDim
+}
+
+// mergeType combines two types a value may have.
+func mergeType(a, b TypeInfo) TypeInfo {
+	if a.Kind == common.KindUnknown {
+		return b
+	}
+	if b.Kind == common.KindUnknown {
+		return a
+	}
+	if a.Kind != b.Kind {
 		return TypeInfo{}
 	}
-	spatial := len(x.Dims) - 2
-	kernel := n.AttrInts("kernel_shape")
-	outC := x.Dims[1]
-	isConv := n.OpType == "Conv" || n.OpType == "ConvInteger" || n.OpType == "QLinearConv"
-	if isConv {
-		wi := 1
-		if n.OpType == "QLinearConv" {
-			wi = 3
+	switch a.Kind {
+	case common.KindTensor, common.KindSparseTensor:
+		if a.DType == common.Undefined {
+			a.DType = b.DType
 		}
-		if wi >= len(n.Inputs) {
-			return TypeInfo{}
+		if !a.HasShape || !b.HasShape || len(a.Dims) != len(b.Dims) {
+			return TypeInfo{Kind: a.Kind, DType: a.DType}
 		}
-		w, ok := types[n.Inputs[wi]]
-		if !ok || !w.HasShape || len(w.Dims) != len(x.Dims) {
-			return TypeInfo{}
+		dims := make([]common.Dim, len(a.Dims))
+		for i := range dims {
+			dims[i] = mergeDim(a.Dims[i], b.Dims[i])
 		}
-		outC = w.Dims[0]
-		if kernel == nil {
-			for _, d := range w.Dims[2:] {
-				kernel = append(kernel, d.Value)
-			}
+		a.Dims = dims
+	case common.KindSequence, common.KindOptional:
+		switch {
+		case a.Elem == nil:
+			a.Elem = b.Elem
+		case b.Elem != nil:
+			e := mergeType(*a.Elem, *b.Elem)
+			a.Elem = &e
 		}
 	}
-	if len(kernel) != spatial {
-		return TypeInfo{}
-	}
-	strides := n.AttrInts("strides")
-	dil := n.AttrInts("dilations")
-	pads := n.AttrInts("pads")
-	autoPad := n.AttrString("auto_pad", "NOTSET")
-	ceil := n.AttrInt("ceil_mode", 0) != 0
-	dims := []common.Dim{x.Dims[0], outC}
-	for i := 0; i < spatial; i++ {
-		d := x.Dims[2+i]
-		if !d.Known() {
-			dims = append(dims, common.Dim{Value: -1})
-			continue
-		}
-		s, dl := int64(1), int64(1)
-		if i < len(strides) {
-			s = strides[i]
-		}
-		if i < len(dil) {
-			dl = dil[i]
-		}
-		if s <= 0 || dl <= 0 {
-			return TypeInfo{}
-		}
-		k := (kernel[i]-1)*dl + 1
-		var o int64
-		switch autoPad {
-		case "SAME_UPPER", "SAME_LOWER":
-			o = (d.Value + s - 1) / s
-		case "VALID":
-			o = (d.Value-k)/s + 1
-		default:
-			p := int64(0)
-			if len(pads) == 2*spatial {
-				p = pads[i] + pads[i+spatial]
-			}
-			num := d.Value + p - k
-			if ceil {
-				o = (num+s-1)/s + 1
-			} else {
-				o = num/s + 1
-			}
-		}
-		dims = append(dims, common.Dim{Value: o})
-	}
-	dt := x.DType
-	if n.OpType == "ConvInteger" {
-		dt = common.Int32
-	}
-	return shaped(dt, dims)
+	return a
 }
 
 // EstimateFLOPs sums an estimate of floating-point operations over the
@@ -416,7 +432,7 @@ func EstimateFLOPs(m *Model, sizes map[string]int64) (float64, int) {
 			}
 			k := 1.0
 			for _, d := range w.Dims[1:] {
-				k *= float64(d.Value)
+				k *= float64(max(d.Value, 0))
 			}
 			total += 2 * out * k
 		case "MatMul", "Gemm":
@@ -428,7 +444,7 @@ func EstimateFLOPs(m *Model, sizes map[string]int64) (float64, int) {
 			if n.OpType == "Gemm" && n.AttrInt("transA", 0) != 0 {
 				k = x.Dims[0]
 			}
-			total += 2 * out * float64(k.Value)
+			total += 2 * out * float64(max(k.Value, 0))
 		case "Shape", "Reshape", "Flatten", "Identity", "Dropout", "Constant", "Squeeze", "Unsqueeze":
 		default:
 			total += out
