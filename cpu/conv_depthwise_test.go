@@ -106,3 +106,20 @@ func TestBiasClamp(t *testing.T) {
 		}
 	}
 }
+
+// TestDwRow1 checks the selected stride-1 row kernel against the scalar
+// loop over lengths that hit every vector tail.
+func TestDwRow1(t *testing.T) {
+	r := rand.New(rand.NewSource(13))
+	for n := 0; n <= 40; n++ {
+		var k [9]float32
+		copy(k[:], nnRand32(r, 9))
+		a, b, c := nnRand32(r, n+2), nnRand32(r, n+2), nnRand32(r, n+2)
+		want, got := make([]float32, n), make([]float32, n)
+		dwRow1Go(&k, a, b, c, want)
+		dwRow1(&k, a, b, c, got)
+		for i := range want {
+			require.InDelta(t, want[i], got[i], 1e-5*(1+math.Abs(float64(want[i]))), "n=%d i=%d", n, i)
+		}
+	}
+}

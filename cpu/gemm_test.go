@@ -229,9 +229,9 @@ func TestSgemmMicroKernels(t *testing.T) {
 					msg := fmt.Sprintf("%s m=%d n=%d k=%d tA=%v tB=%v alpha=%v beta=%v", kern.name, m, n, k, transA, transB, alpha, beta)
 					want := nnNaiveGemm(transA, transB, m, n, k, float64(alpha), a, lda, b, ldb, float64(beta), cv, ldc)
 					got := append([]float32(nil), cv...)
-					sgemmPacked(kern, c, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, got, ldc)
+					sgemmPacked(kern, c, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, got, ldc, nil)
 					ref := append([]float32(nil), cv...)
-					sgemmPacked(&gemmGo, nil, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, ref, ldc)
+					sgemmPacked(&gemmGo, nil, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, ref, ldc, nil)
 					flat := make([]float32, 0, m*n)
 					for i := 0; i < m; i++ {
 						flat = append(flat, got[i*ldc:i*ldc+n]...)
@@ -248,5 +248,33 @@ func TestSgemmMicroKernels(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestSgemmEpi checks that sgemmEpi calls its epilogue exactly once on
+// every element of C, after the product is complete, for small and
+// blocked sizes and with several threads.
+func TestSgemmEpi(t *testing.T) {
+	r := rand.New(rand.NewSource(9))
+	c := nnCtx(t, 3)
+	for _, sz := range [][3]int{{3, 5, 2}, {7, 300, 9}, {40, 2000, 17}, {200, 150, 600}} {
+		m, n, k := sz[0], sz[1], sz[2]
+		a, b := nnRand32(r, m*k), nnRand32(r, k*n)
+		want := nnNaiveGemm(false, false, m, n, k, 1, a, k, b, n, 0, nil, n)
+		got := make([]float32, m*n)
+		hits := make([]int32, m*n)
+		sgemmEpi(c, false, false, m, n, k, 1, a, k, b, n, 0, got, n, func(i0, rows, j0, cols int) {
+			for i := i0; i < i0+rows; i++ {
+				for j := j0; j < j0+cols; j++ {
+					hits[i*n+j]++
+					got[i*n+j] = 2*got[i*n+j] + 1
+				}
+			}
+		})
+		for i := range want {
+			want[i] = 2*want[i] + 1
+			require.Equal(t, int32(1), hits[i], "size %v element %d", sz, i)
+		}
+		nnClose(t, want, got, 1e-4, fmt.Sprint(sz))
 	}
 }

@@ -313,18 +313,35 @@ func hostileFiles(t *testing.T) map[string]hostileFile {
 	}
 	hugeLen = append(hugeLen, 0, 0, 0)
 
+	// An .npy header that claims 2^40 float32 values, and a well-formed
+	// .npy of the wrong shape for mlp's input x.
+	npyHeader := func(shape string) []byte {
+		hdr := "{'descr': '<f4', 'fortran_order': False, 'shape': " + shape + ", }"
+		hdr += strings.Repeat(" ", 63-(10+len(hdr))%64) + "\n"
+		b := append([]byte("\x93NUMPY\x01\x00"), byte(len(hdr)), byte(len(hdr)>>8))
+		b = append(b, hdr...)
+		return append(b, 0, 0, 0, 0)
+	}
+	wrongShape := filepath.Join(dir, "wrong.npy")
+	require.NoError(t, npy.WriteFile(wrongShape, f32Tensor(3)))
+	mlp := filepath.Join(modelDir, "mlp.onnx")
+
 	return map[string]hostileFile{
-		"truncated":       {[]string{write("truncated.onnx", good[:len(good)/2])}, "invalid model"},
-		"random bytes":    {[]string{write("random.onnx", junk)}, "invalid model"},
-		"empty file":      {[]string{write("empty.onnx", nil)}, "invalid model"},
-		"unknown op":      {[]string{write("noop.onnx", noSuchOp.Bytes())}, "NoSuchOperator"},
-		"cycle":           {[]string{write("cycle.onnx", cycle.Bytes())}, "cycle"},
-		"enormous expand": {[]string{write("expand.onnx", expand.Bytes())}, "limit exceeded"},
-		"endless loop":    {[]string{write("loop.onnx", loop.Bytes()), "--timeout", "500ms"}, "deadline exceeded"},
-		"huge length":     {[]string{write("hugelen.onnx", hugeLen)}, "invalid model"},
-		"missing file":    {[]string{filepath.Join(dir, "nope.onnx")}, "nope.onnx"},
-		"directory":       {[]string{dir}, "not a regular file"},
-		"memory cap":      {[]string{write("capped.onnx", capped.Bytes()), "--memory", "1"}, "memory"},
+		"huge npy input":     {[]string{mlp, "--input", "x=" + write("huge.npy", npyHeader("(1099511627776,)"))}, "x"},
+		"huge npy 2-D input": {[]string{mlp, "--input", "x=" + write("huge2.npy", npyHeader("(100000, 100000)"))}, "limit exceeded"},
+		"wrong-shape input":  {[]string{mlp, "--input", "x=" + wrongShape}, `"x"`},
+		"truncated pb input": {[]string{mlp, "--input", "x=" + write("x.pb", []byte{0x08, 0x02, 0x10, 0x01, 0x4a, 0xff, 0xff})}, "x"},
+		"truncated":          {[]string{write("truncated.onnx", good[:len(good)/2])}, "invalid model"},
+		"random bytes":       {[]string{write("random.onnx", junk)}, "invalid model"},
+		"empty file":         {[]string{write("empty.onnx", nil)}, "invalid model"},
+		"unknown op":         {[]string{write("noop.onnx", noSuchOp.Bytes())}, "NoSuchOperator"},
+		"cycle":              {[]string{write("cycle.onnx", cycle.Bytes())}, "cycle"},
+		"enormous expand":    {[]string{write("expand.onnx", expand.Bytes())}, "limit exceeded"},
+		"endless loop":       {[]string{write("loop.onnx", loop.Bytes()), "--timeout", "500ms"}, "deadline exceeded"},
+		"huge length":        {[]string{write("hugelen.onnx", hugeLen)}, "invalid model"},
+		"missing file":       {[]string{filepath.Join(dir, "nope.onnx")}, "nope.onnx"},
+		"directory":          {[]string{dir}, "not a regular file"},
+		"memory cap":         {[]string{write("capped.onnx", capped.Bytes()), "--memory", "1"}, "memory"},
 	}
 }
 
@@ -370,4 +387,8 @@ func TestCLIConformance(t *testing.T) {
 	status, _, stderr = runCLI("conformance", "--backend", "nosuch", "-run", "^test_abs$", dir)
 	require.Equal(t, 1, status)
 	require.Contains(t, stderr, "nosuch")
+}
+
+func f32Tensor(n int) *common.Tensor {
+	return common.NewTensor(common.Shape{n}, make([]float32, n))
 }

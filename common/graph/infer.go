@@ -27,6 +27,9 @@ func InferShapes(m *Model, sizes map[string]int64) map[string]TypeInfo {
 	return s.types
 }
 
+// maxRank bounds the ranks inference derives from values.
+const maxRank = 1024
+
 // maxConstElems bounds the integer tensors tracked as values.
 const maxConstElems = 1 << 12
 
@@ -287,7 +290,12 @@ func shaped(d common.DType, dims []common.Dim) TypeInfo {
 }
 
 // rankOnly is a tensor type of known rank whose dims are all unknown.
+// A rank that is negative or above maxRank (from hostile declarations)
+// leaves the rank unknown.
 func rankOnly(d common.DType, rank int) TypeInfo {
+	if rank < 0 || rank > maxRank {
+		return typeOnly(d)
+	}
 	dims := make([]common.Dim, rank)
 	for i := range dims {
 		dims[i] = unknownDim
@@ -424,7 +432,7 @@ func EstimateFLOPs(m *Model, sizes map[string]int64) (float64, int) {
 			}
 			k := 1.0
 			for _, d := range w.Dims[1:] {
-				k *= float64(d.Value)
+				k *= float64(max(d.Value, 0))
 			}
 			total += 2 * out * k
 		case "MatMul", "Gemm":
@@ -436,7 +444,7 @@ func EstimateFLOPs(m *Model, sizes map[string]int64) (float64, int) {
 			if n.OpType == "Gemm" && n.AttrInt("transA", 0) != 0 {
 				k = x.Dims[0]
 			}
-			total += 2 * out * float64(k.Value)
+			total += 2 * out * float64(max(k.Value, 0))
 		case "Shape", "Reshape", "Flatten", "Identity", "Dropout", "Constant", "Squeeze", "Unsqueeze":
 		default:
 			total += out

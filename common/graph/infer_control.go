@@ -205,7 +205,7 @@ func ruleLoop(c *nctx) []TypeInfo {
 			ins[2+i] = m
 		}
 	}
-	if changed {
+	if changed && c.s.depth < 3 {
 		bo = c.s.sub(body, ins)
 		for i := range carried {
 			if 1+i < len(bo) {
