@@ -6,7 +6,9 @@ import (
 	"reflect"
 	"runtime"
 	"runtime/debug"
+	"sort"
 	"sync"
+	"time"
 
 	"github.com/accel-go/accel/common"
 	"github.com/accel-go/accel/common/graph"
@@ -52,6 +54,9 @@ type Engine struct {
 	owned map[uintptr]bool
 
 	closeOnce sync.Once
+
+	profMu   sync.Mutex
+	lastProf []common.OpTime
 }
 
 type compiledGraph struct {
@@ -298,11 +303,12 @@ func (e *Engine) RunValues(ctx context.Context, inputs map[string]common.Value) 
 			return nil, fmt.Errorf("%w: the model has no input %q", common.ErrShape, name)
 		}
 	}
-	c := &Ctx{ctx: ctx, eng: e, run: &runState{}}
+	c := &Ctx{ctx: ctx, eng: e, run: &runState{prof: map[string]*common.OpTime{}}}
 	outs, err := e.runGraph(c, e.main, nil, vals)
 	if err != nil {
 		return nil, err
 	}
+	e.saveProfile(c.run.prof)
 	res := make(map[string]common.Value, len(outs))
 	for i, o := range g.Outputs {
 		res[o.Name] = e.own(outs[i])
@@ -384,7 +390,20 @@ func (e *Engine) runGraph(c *Ctx, cg *compiledGraph, outer *scope, vals []common
 			return nil, err
 		}
 		n := st.node
+		var start time.Time
+		if c.run.prof != nil {
+			start = time.Now()
+		}
 		res, err := e.runNode(c, st, sc)
+		if c.run.prof != nil && len(n.Subgraphs()) == 0 {
+			p := c.run.prof[n.OpType]
+			if p == nil {
+				p = &common.OpTime{Op: n.OpType}
+				c.run.prof[n.OpType] = p
+			}
+			p.Calls++
+			p.Nanos += int64(time.Since(start))
+		}
 		if err != nil {
 			return nil, &common.NodeError{Node: n.Name, Op: n.OpType, Err: err}
 		}
@@ -508,6 +527,26 @@ func firstFrames(stack []byte) string {
 		}
 	}
 	return string(stack)
+}
+
+func (e *Engine) saveProfile(prof map[string]*common.OpTime) {
+	out := make([]common.OpTime, 0, len(prof))
+	for _, p := range prof {
+		out = append(out, *p)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Nanos > out[j].Nanos })
+	e.profMu.Lock()
+	e.lastProf = out
+	e.profMu.Unlock()
+}
+
+// Profile implements common.Profiler: time per operator type in the last
+// completed run (nodes inside If/Loop/Scan bodies count under their own
+// types; the control-flow node itself is not counted), slowest first.
+func (e *Engine) Profile() []common.OpTime {
+	e.profMu.Lock()
+	defer e.profMu.Unlock()
+	return append([]common.OpTime(nil), e.lastProf...)
 }
 
 // Placement implements common.Placer: every node runs on the CPU.

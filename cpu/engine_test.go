@@ -167,3 +167,20 @@ func TestUnsupportedOpError(t *testing.T) {
 	require.Equal(t, "cpu", ue.Backend)
 	require.ErrorIs(t, err, common.ErrUnsupported)
 }
+
+func TestProfile(t *testing.T) {
+	e, err := cpu.Compile(loadModel(t, "cnn.onnx"), common.Options{})
+	require.NoError(t, err)
+	defer e.Close()
+	require.Empty(t, e.Profile(), "no run yet")
+	_, err = e.Run(context.Background(), map[string]*common.Tensor{"image": randIn(1, 1, 3, 32, 32)})
+	require.NoError(t, err)
+	prof := e.Profile()
+	calls := map[string]int{}
+	for _, p := range prof {
+		calls[p.Op] = p.Calls
+		require.Positive(t, p.Nanos, p.Op)
+	}
+	require.Equal(t, 4, calls["Conv"], "BatchNormalization folded into Conv, Relu fused")
+	require.Equal(t, 1, calls["MaxPool"])
+}

@@ -80,6 +80,9 @@ type Ctx struct {
 type runState struct {
 	live atomic.Int64 // live tensor bytes charged
 	peak atomic.Int64
+	// prof accumulates time per op type when the engine profiles (nodes of
+	// one run execute one at a time, so it needs no lock).
+	prof map[string]*common.OpTime
 }
 
 // Context is the Run's context.

@@ -101,3 +101,7 @@ func (d *device) NewArena(n int64) (plan.Arena, error) {
 	}
 	return &arena{rt: d.rt, mem: m, size: n}, nil
 }
+
+// ConstInputs implements plan.ConstInputer: the inputs whose values the
+// kernels need when they are prepared.
+func (d *device) ConstInputs(n *common.Node) []int { return constInputs(n) }

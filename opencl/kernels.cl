@@ -249,3 +249,277 @@ __kernel void batchnorm(__global uchar *M, __global const int *P) {
 	float inv = F(P[4])[c] / sqrt(F(P[7])[c] + as_float(P[9]));
 	F(P[8])[i] = (F(P[3])[i] - F(P[6])[c]) * inv + F(P[5])[c];
 }
+
+// conv3x3: 3x3 kernel, stride 1, dilation 1 (any group count); each work
+// item computes 4 neighbouring outputs of one row. P as conv2d.
+__kernel void conv3x3(__global uchar *M, __global const int *P) {
+	int i = get_global_id(0);
+	int N = P[0], C = P[1], H = P[2], W = P[3], OC = P[4], OH = P[5], OW = P[6];
+	int OW4 = (OW + 3) / 4;
+	if (i >= N * OC * OH * OW4) return;
+	int ph = P[11], pw = P[12], G = P[15];
+	int q = i % OW4, t = i / OW4;
+	int oh = t % OH; t /= OH;
+	int oc = t % OC, n = t / OC;
+	int cg = C / G, ocg = OC / G, g = oc / ocg;
+	__global const float *x = F(P[16]) + (n * C + g * cg) * H * W;
+	__global const float *w = F(P[17]) + oc * cg * 9;
+	float b = P[18] >= 0 ? F(P[18])[oc] : 0.0f;
+	float a0 = b, a1 = b, a2 = b, a3 = b;
+	int ow0 = q * 4, iw0 = ow0 - pw, ih0 = oh - ph;
+	for (int c = 0; c < cg; c++) {
+		for (int kh = 0; kh < 3; kh++) {
+			int ih = ih0 + kh;
+			if (ih < 0 || ih >= H) continue;
+			__global const float *xr = x + (c * H + ih) * W;
+			__global const float *wr = w + c * 9 + kh * 3;
+			float v[6];
+			for (int j = 0; j < 6; j++) {
+				int iw = iw0 + j;
+				v[j] = (iw >= 0 && iw < W) ? xr[iw] : 0.0f;
+			}
+			float w0 = wr[0], w1 = wr[1], w2 = wr[2];
+			a0 += v[0] * w0 + v[1] * w1 + v[2] * w2;
+			a1 += v[1] * w0 + v[2] * w1 + v[3] * w2;
+			a2 += v[2] * w0 + v[3] * w1 + v[4] * w2;
+			a3 += v[3] * w0 + v[4] * w1 + v[5] * w2;
+		}
+	}
+	__global float *y = F(P[19]) + ((n * OC + oc) * OH + oh) * OW + ow0;
+	float aa = as_float(P[21]), ab = as_float(P[22]);
+	y[0] = act(P[20], a0, aa, ab);
+	if (ow0 + 1 < OW) y[1] = act(P[20], a1, aa, ab);
+	if (ow0 + 2 < OW) y[2] = act(P[20], a2, aa, ab);
+	if (ow0 + 3 < OW) y[3] = act(P[20], a3, aa, ab);
+}
+
+// dwconv: depthwise convolution (one input channel per group), one work
+// item per output; the valid kernel window is computed up front. P as conv2d.
+__kernel void dwconv(__global uchar *M, __global const int *P) {
+	int i = get_global_id(0);
+	int N = P[0], C = P[1], H = P[2], W = P[3], OC = P[4], OH = P[5], OW = P[6];
+	if (i >= N * OC * OH * OW) return;
+	int KH = P[7], KW = P[8], sh = P[9], sw = P[10], ph = P[11], pw = P[12], dh = P[13], dw = P[14];
+	int ow = i % OW, t = i / OW;
+	int oh = t % OH; t /= OH;
+	int oc = t % OC, n = t / OC;
+	int g = oc / (OC / C);
+	__global const float *x = F(P[16]) + (n * C + g) * H * W;
+	__global const float *w = F(P[17]) + oc * KH * KW;
+	float acc = P[18] >= 0 ? F(P[18])[oc] : 0.0f;
+	int ih0 = oh * sh - ph, iw0 = ow * sw - pw;
+	int kh0 = ih0 < 0 ? (-ih0 + dh - 1) / dh : 0;
+	int kw0 = iw0 < 0 ? (-iw0 + dw - 1) / dw : 0;
+	int kh1 = min(KH, (H - ih0 + dh - 1) / dh);
+	int kw1 = min(KW, (W - iw0 + dw - 1) / dw);
+	for (int kh = kh0; kh < kh1; kh++) {
+		__global const float *xr = x + (ih0 + kh * dh) * W + iw0;
+		__global const float *wr = w + kh * KW;
+		for (int kw = kw0; kw < kw1; kw++) acc += xr[kw * dw] * wr[kw];
+	}
+	F(P[19])[i] = act(P[20], acc, as_float(P[21]), as_float(P[22]));
+}
+
+// padN: P = {n, xoff, yoff, rank, mode, vlo, vhi, odims[6], idims[6], istr[6], before[6]}
+// mode 0: constant (value bits vlo, vhi), 1: reflect, 2: edge, 3: wrap.
+#define PAD(name, T, VAL) \
+__kernel void name(__global uchar *M, __global const int *P) { \
+	int i = get_global_id(0); \
+	if (i >= P[0]) return; \
+	int rank = P[3], mode = P[4], r = i, ix = 0, outside = 0; \
+	for (int d = rank - 1; d >= 0; d--) { \
+		int c = r % P[7 + d] - P[7 + 3 * MAXR + d], L = P[7 + MAXR + d]; \
+		r /= P[7 + d]; \
+		if (c < 0 || c >= L) { \
+			if (mode == 0) { outside = 1; break; } \
+			if (mode == 2) c = c < 0 ? 0 : L - 1; \
+			else if (mode == 3) c = ((c % L) + L) % L; \
+			else if (L == 1) c = 0; \
+			else { int p = 2 * (L - 1); c = ((c % p) + p) % p; if (c >= L) c = p - c; } \
+		} \
+		ix += c * P[7 + 2 * MAXR + d]; \
+	} \
+	((__global T *)M)[P[2] + i] = outside ? (VAL) : ((__global const T *)M)[P[1] + ix]; \
+}
+PAD(pad1, uchar, (uchar)P[5])
+PAD(pad2, ushort, (ushort)P[5])
+PAD(pad4, uint, (uint)P[5])
+PAD(pad8, ulong, ((ulong)(uint)P[6] << 32) | (ulong)(uint)P[5])
+
+// gatherN: P = {n, xoff, ioff, yoff, outer, axislen, nidx, inner, idx64}.
+// Indices out of [-axislen, axislen) give zero.
+#define GATHER(name, T) \
+__kernel void name(__global uchar *M, __global const int *P) { \
+	int i = get_global_id(0); \
+	if (i >= P[0]) return; \
+	int inner = P[7], nidx = P[6], L = P[5]; \
+	int r = i % inner, t = i / inner, j = t % nidx, o = t / nidx; \
+	long k = P[8] ? ((__global const long *)M)[P[2] + j] : (long)((__global const int *)M)[P[2] + j]; \
+	if (k < 0) k += L; \
+	T v = 0; \
+	if (k >= 0 && k < L) v = ((__global const T *)M)[P[1] + (o * L + (int)k) * inner + r]; \
+	((__global T *)M)[P[3] + i] = v; \
+}
+GATHER(gather1, uchar)
+GATHER(gather2, ushort)
+GATHER(gather4, uint)
+GATHER(gather8, ulong)
+
+// resize: separable taps. P = {n, xoff, yoff, rank, odims[6], istr[6],
+// ntaps[6], taboff[6], extrap, tables...}; the table of axis d holds, for
+// each output coordinate, ntaps (source index, weight bits) pairs; index
+// -1 marks a position outside the crop (extrapolation value).
+__kernel void resize(__global uchar *M, __global const int *P) {
+	int i = get_global_id(0);
+	if (i >= P[0]) return;
+	int rank = P[3], r = i, total = 1;
+	int coord[MAXR];
+	for (int d = rank - 1; d >= 0; d--) {
+		coord[d] = r % P[4 + d];
+		r /= P[4 + d];
+		total *= P[4 + 2 * MAXR + d];
+	}
+	__global const float *x = F(P[1]);
+	float acc = 0.0f;
+	for (int c = 0; c < total; c++) {
+		int cc = c, off = 0;
+		float w = 1.0f;
+		for (int d = rank - 1; d >= 0; d--) {
+			int nt = P[4 + 2 * MAXR + d], tp = cc % nt;
+			cc /= nt;
+			__global const int *e = P + P[4 + 3 * MAXR + d] + (coord[d] * nt + tp) * 2;
+			if (e[0] < 0) {
+				F(P[2])[i] = as_float(P[4 + 4 * MAXR]);
+				return;
+			}
+			off += e[0] * P[4 + MAXR + d];
+			w *= as_float(e[1]);
+		}
+		if (w != 0.0f) acc += w * x[off];
+	}
+	F(P[2])[i] = acc;
+}
+
+// reduce: one work item per output. P = {n, xoff, yoff, mode, kr,
+// kdims[6], kstr[6], rr, rdims[6], rstr[6], rcount}.
+// mode 0 sum, 1 mean, 2 max, 3 min, 4 prod, 5 l1, 6 l2, 7 sum of squares,
+// 8 log sum, 9 log sum exp.
+__kernel void reduce(__global uchar *M, __global const int *P) {
+	int i = get_global_id(0);
+	if (i >= P[0]) return;
+	int mode = P[3], kr = P[4], r = i, base = 0;
+	for (int d = kr - 1; d >= 0; d--) {
+		base += (r % P[5 + d]) * P[5 + MAXR + d];
+		r /= P[5 + d];
+	}
+	int rr = P[5 + 2 * MAXR], cnt = P[6 + 4 * MAXR];
+	__global const int *rd = P + 6 + 2 * MAXR;
+	__global const float *x = F(P[1]) + base;
+	float mx = -INFINITY;
+	if (mode == 9) {
+		for (int j = 0; j < cnt; j++) {
+			int q = j, off = 0;
+			for (int d = rr - 1; d >= 0; d--) { off += (q % rd[d]) * rd[MAXR + d]; q /= rd[d]; }
+			mx = fmax(mx, x[off]);
+		}
+		if (isinf(mx)) mx = 0.0f;
+	}
+	float acc = mode == 2 ? -INFINITY : mode == 3 ? INFINITY : mode == 4 ? 1.0f : 0.0f;
+	for (int j = 0; j < cnt; j++) {
+		int q = j, off = 0;
+		for (int d = rr - 1; d >= 0; d--) { off += (q % rd[d]) * rd[MAXR + d]; q /= rd[d]; }
+		float v = x[off];
+		switch (mode) {
+		case 2: acc = (v > acc || isnan(v)) ? v : acc; break;
+		case 3: acc = (v < acc || isnan(v)) ? v : acc; break;
+		case 4: acc *= v; break;
+		case 5: acc += fabs(v); break;
+		case 6: case 7: acc += v * v; break;
+		case 9: acc += exp(v - mx); break;
+		default: acc += v;
+		}
+	}
+	if (mode == 1) acc /= cnt;
+	else if (mode == 6) acc = sqrt(acc);
+	else if (mode == 8) acc = log(acc);
+	else if (mode == 9) acc = log(acc) + mx;
+	F(P[2])[i] = acc;
+}
+
+// rownorm: one work group of NT items per row of a [rows, inner] view.
+// P = {rows, inner, xoff, soff, boff(-1), yoff, moff(-1), ioff(-1), eps, mode, C}
+// mode 0: LayerNormalization (scale and bias per position in the row);
+// 1: InstanceNormalization (per channel, channel = row % C).
+#define NT 64
+__kernel __attribute__((reqd_work_group_size(NT, 1, 1)))
+void rownorm(__global uchar *M, __global const int *P) {
+	__local float part[NT];
+	int row = get_group_id(0), l = get_local_id(0);
+	int inner = P[1];
+	__global const float *x = F(P[2]) + row * inner;
+	float s = 0.0f;
+	for (int j = l; j < inner; j += NT) s += x[j];
+	part[l] = s;
+	barrier(CLK_LOCAL_MEM_FENCE);
+	for (int h = NT / 2; h > 0; h >>= 1) {
+		if (l < h) part[l] += part[l + h];
+		barrier(CLK_LOCAL_MEM_FENCE);
+	}
+	float mean = part[0] / inner;
+	barrier(CLK_LOCAL_MEM_FENCE);
+	s = 0.0f;
+	for (int j = l; j < inner; j += NT) { float d = x[j] - mean; s += d * d; }
+	part[l] = s;
+	barrier(CLK_LOCAL_MEM_FENCE);
+	for (int h = NT / 2; h > 0; h >>= 1) {
+		if (l < h) part[l] += part[l + h];
+		barrier(CLK_LOCAL_MEM_FENCE);
+	}
+	float inv = 1.0f / sqrt(part[0] / inner + as_float(P[8]));
+	__global float *y = F(P[5]) + row * inner;
+	if (P[9] == 0) {
+		__global const float *sc = F(P[3]);
+		for (int j = l; j < inner; j += NT) {
+			float v = (x[j] - mean) * inv * sc[j];
+			y[j] = P[4] >= 0 ? v + F(P[4])[j] : v;
+		}
+	} else {
+		int c = row % P[10];
+		float sc = F(P[3])[c], bi = P[4] >= 0 ? F(P[4])[c] : 0.0f;
+		for (int j = l; j < inner; j += NT) y[j] = (x[j] - mean) * inv * sc + bi;
+	}
+	if (l == 0) {
+		if (P[6] >= 0) F(P[6])[row] = mean;
+		if (P[7] >= 0) F(P[7])[row] = inv;
+	}
+}
+
+// cast: P = {n, xoff, yoff, from, to}; type codes 0 float32, 1 int32,
+// 2 int64, 3 bool, 4 uint8. Floats truncate toward zero, saturating at the
+// int64 range (NaN gives 0), then wrap to the target width.
+__kernel void cast(__global uchar *M, __global const int *P) {
+	int i = get_global_id(0);
+	if (i >= P[0]) return;
+	int from = P[3], to = P[4];
+	float f = 0.0f;
+	long l = 0;
+	int isf = 0;
+	switch (from) {
+	case 0: f = ((__global const float *)M)[P[1] + i]; isf = 1; break;
+	case 1: l = ((__global const int *)M)[P[1] + i]; break;
+	case 2: l = ((__global const long *)M)[P[1] + i]; break;
+	default: l = M[P[1] + i]; break;
+	}
+	if (isf && to != 0 && to != 3) {
+		if (to == 4 && f >= 18446744073709551615.0f) l = -1;
+		else if (to == 4 && f >= 9223372036854775808.0f) l = 0;
+		else l = convert_long_sat_rtz(f);
+	}
+	switch (to) {
+	case 0: ((__global float *)M)[P[2] + i] = isf ? f : (float)l; break;
+	case 1: ((__global int *)M)[P[2] + i] = (int)l; break;
+	case 2: ((__global long *)M)[P[2] + i] = l; break;
+	case 3: M[P[2] + i] = isf ? (f != 0.0f) : (l != 0); break;
+	default: M[P[2] + i] = (uchar)l; break;
+	}
+}

@@ -55,8 +55,8 @@ func supportedTypes(n *common.Node, in []common.TypeInfo) (bool, string) {
 		case n.OpType == "Clip" && i > 0:
 			// bounds: float32 constants, checked in Prepare
 		default:
-			if t.DType != common.Float32 {
-				return false, fmt.Sprintf("input %d is %v; device kernels are float32", i, t.DType)
+			if ok, why := typeOK(n.OpType, i, t.DType); !ok {
+				return false, why
 			}
 		}
 	}
@@ -364,7 +364,11 @@ func prepConv(d *device, n *common.Node, in, out []*plan.Operand) (*kernel, erro
 		return &kernel{rt: d.rt, inPlace: -1, specs: []launchSpec{gemmLaunch(g)}}, nil
 	}
 	cnt := y.Shape.Size()
-	return &kernel{rt: d.rt, inPlace: -1, specs: one("conv2d", cnt, func(i, o []int64) []int32 {
+	name := convKernel(win, len(x.Shape), C, grp)
+	if name == "conv3x3" {
+		cnt = N * OC * OH * ((OW + 3) / 4)
+	}
+	return &kernel{rt: d.rt, inPlace: -1, specs: one(name, cnt, func(i, o []int64) []int32 {
 		boff := int32(-1)
 		if hasB {
 			boff = elem(i[2], common.Float32)
@@ -373,6 +377,19 @@ func prepConv(d *device, n *common.Node, in, out []*plan.Operand) (*kernel, erro
 			int32(win.sh), int32(win.sw), int32(win.ph), int32(win.pw), int32(win.dh), int32(win.dw), int32(grp),
 			elem(i[0], common.Float32), elem(i[1], common.Float32), boff, elem(o[0], common.Float32), act, fbits(aa), fbits(ab)}
 	})}, nil
+}
+
+// convKernel picks the direct convolution kernel: the 3x3 stride-1 one
+// (4 outputs per work item), the depthwise one (one input channel per
+// group), or the general one.
+func convKernel(w window, rank, C, group int) string {
+	switch {
+	case rank == 4 && w.kh == 3 && w.kw == 3 && w.sh == 1 && w.sw == 1 && w.dh == 1 && w.dw == 1:
+		return "conv3x3"
+	case group == C:
+		return "dwconv"
+	}
+	return "conv2d"
 }
 
 func prepPool(d *device, n *common.Node, in, out []*plan.Operand) (*kernel, error) {

@@ -102,6 +102,13 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	items := max(*batch, 1)
+	if *batch == 0 {
+		items = inferBatch(sides[0].eng.Inputs(), inputs)
+	}
+	for _, s := range sides {
+		s.batchSize = items
+	}
 	ctx := context.Background()
 	runOnce := func(s *benchSide) (time.Duration, error) {
 		start := time.Now()
@@ -166,7 +173,7 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 			s.profile = p.Profile()
 		}
 	}
-	rep := benchReport{Model: *model, Threads: opts.Threads, Batch: max(*batch, 1), PeakRSS: peakRSS()}
+	rep := benchReport{Model: *model, Threads: opts.Threads, Batch: items, PeakRSS: peakRSS()}
 	if rep.Threads == 0 {
 		rep.Threads = runtime.GOMAXPROCS(0)
 	}
@@ -184,6 +191,19 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	}
 	printBench(stdout, rep, sides)
 	return nil
+}
+
+// inferBatch reads the batch size off the first input whose leading dim
+// is symbolic; 1 when there is none.
+func inferBatch(infos []common.TensorInfo, inputs map[string]*common.Tensor) int {
+	for _, in := range infos {
+		if len(in.Dims) > 0 && in.Dims[0].Param != "" {
+			if t := inputs[in.Name]; t != nil && t.Rank() > 0 {
+				return max(t.Shape()[0], 1)
+			}
+		}
+	}
+	return 1
 }
 
 // batchDims maps each input's leading symbolic dim to the batch size.

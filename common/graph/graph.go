@@ -195,7 +195,30 @@ func Validate(m *Model, lim common.Limits) error {
 		return fmt.Errorf("%w: model has no graph", common.ErrInvalidModel)
 	}
 	lim = lim.WithDefaults()
+	if n := CountNodes(m.Graph, lim.Nodes+1); n > lim.Nodes {
+		return fmt.Errorf("%w: the model has more than %d nodes", common.ErrLimit, lim.Nodes)
+	}
 	return validateGraph(m.Graph, nil, 0, lim)
+}
+
+// CountNodes counts the nodes of g and all its subgraphs (a subgraph
+// reached twice counts twice), stopping once the count reaches stop.
+func CountNodes(g *Graph, stop int64) int64 {
+	var n int64
+	var walk func(g *Graph)
+	walk = func(g *Graph) {
+		for _, nd := range g.Nodes {
+			if n >= stop {
+				return
+			}
+			n++
+			for _, sg := range nd.Subgraphs() {
+				walk(sg)
+			}
+		}
+	}
+	walk(g)
+	return n
 }
 
 func validateGraph(g *Graph, outer map[string]bool, depth int, lim common.Limits) error {

@@ -352,7 +352,13 @@ func FoldBatchNorm(g *Graph) {
 		removed[bn] = &c
 		drop[conv] = true
 	}
-	if len(removed) == 0 {
+	replaceNodes(g, drop, removed)
+}
+
+// replaceNodes drops the nodes in drop and swaps those in repl for their
+// replacements, keeping the order of the rest.
+func replaceNodes(g *Graph, drop map[*Node]bool, repl map[*Node]*Node) {
+	if len(repl) == 0 && len(drop) == 0 {
 		return
 	}
 	keep := make([]*Node, 0, len(g.Nodes))
@@ -360,7 +366,7 @@ func FoldBatchNorm(g *Graph) {
 		if drop[n] {
 			continue
 		}
-		if r, ok := removed[n]; ok {
+		if r, ok := repl[n]; ok {
 			keep = append(keep, r)
 			continue
 		}
@@ -444,19 +450,5 @@ func FuseActivations(g *Graph) {
 		repl[act] = &c
 		drop[p] = true
 	}
-	if len(repl) == 0 {
-		return
-	}
-	keep := make([]*Node, 0, len(g.Nodes))
-	for _, n := range g.Nodes {
-		if drop[n] {
-			continue
-		}
-		if r, ok := repl[n]; ok {
-			keep = append(keep, r)
-			continue
-		}
-		keep = append(keep, n)
-	}
-	g.Nodes = keep
+	replaceNodes(g, drop, repl)
 }

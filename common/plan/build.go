@@ -20,7 +20,10 @@ type Plan struct {
 	steps  []step
 	roots  []*root
 	expect map[string]*Operand // shapes of values produced on the CPU
-	host   map[string]bool     // host values an output may be read from
+	// inConst are run inputs whose values device kernels were prepared
+	// with (ConstInputer); a run with other values is planned again.
+	inConst map[string]*common.Tensor
+	host    map[string]bool // host values an output may be read from
 
 	gen      int // arena generation the launches are bound to
 	launches []Launch
@@ -81,7 +84,7 @@ func isIntType(d common.DType) bool {
 // build plans one signature from the values a CPU run computed.
 func (e *Engine) build(inputs, vals map[string]common.Value) (*Plan, error) {
 	g := e.model.Graph
-	p := &Plan{expect: map[string]*Operand{}, host: map[string]bool{}}
+	p := &Plan{expect: map[string]*Operand{}, host: map[string]bool{}, inConst: map[string]*common.Tensor{}}
 	lastUse := map[string]int{}
 	for i, n := range e.order {
 		for _, name := range graph.NodeReads(n) {
@@ -222,6 +225,9 @@ func (e *Engine) build(inputs, vals map[string]common.Value) (*Plan, error) {
 			if outs[j] = operand(name); outs[j] == nil || ElemSize(outs[j].DType) == 0 {
 				tensorsOnly = false
 			}
+		}
+		if tensorsOnly {
+			e.constInputs(p, n, ins, inputs, value, consts)
 		}
 		if !tensorsOnly {
 			place.Reason = "non-tensor or unknown values"
@@ -420,4 +426,35 @@ func (p *Plan) release() {
 		}
 	}
 	p.launches = nil
+}
+
+// constInputs gives the inputs a ConstInputer backend wants as constants
+// their values, where they are small run inputs or values computed on the
+// CPU, and records them so that exec can tell when they change.
+func (e *Engine) constInputs(p *Plan, n *common.Node, ins []*Operand, inputs map[string]common.Value,
+	value func(string) common.Value, consts map[string]*common.Tensor) {
+	ci, ok := e.be.(ConstInputer)
+	if !ok {
+		return
+	}
+	for _, j := range ci.ConstInputs(n) {
+		if j < 0 || j >= len(ins) || ins[j] == nil || ins[j].Const != nil {
+			continue
+		}
+		name := n.Inputs[j]
+		t, ok := value(name).(*common.Tensor)
+		if !ok || t == nil || t.Len() > maxLearnedConst {
+			continue
+		}
+		if _, isInput := inputs[name]; isInput {
+			t = t.Clone()
+			p.inConst[name] = t
+		} else if want, onCPU := p.expect[name]; onCPU {
+			want.Const = t
+		} else {
+			continue // produced on the device: not known at plan time
+		}
+		consts[name] = t
+		ins[j].Const = t
+	}
 }

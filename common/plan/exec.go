@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 
@@ -58,6 +59,12 @@ func (e *Engine) offset(d *dval) int64 {
 func (e *Engine) exec(ctx context.Context, p *Plan, inputs map[string]common.Value) (map[string]common.Value, error) {
 	if err := e.bind(p); err != nil {
 		return nil, err
+	}
+	for name, want := range p.inConst {
+		t, ok := inputs[name].(*common.Tensor)
+		if !ok || !sameValues(t, want) {
+			return nil, errReplan
+		}
 	}
 	g := e.model.Graph
 	host := make(map[string]common.Value, len(inputs)+8)
@@ -170,7 +177,7 @@ func (e *Engine) runHost(ctx context.Context, p *Plan, n *common.Node, lookup fu
 			if !ok || t.DType() != want.DType || !t.Shape().Equal(want.Shape) {
 				return errReplan
 			}
-			if want.Const != nil && !sameInts(t, want.Const) {
+			if want.Const != nil && !sameValues(t, want.Const) {
 				return errReplan
 			}
 		}
@@ -181,14 +188,12 @@ func (e *Engine) runHost(ctx context.Context, p *Plan, n *common.Node, lookup fu
 	return nil
 }
 
-func sameInts(a, b *common.Tensor) bool {
-	if a.Len() != b.Len() {
+// sameValues reports whether a and b hold the same dtype, shape and bits.
+func sameValues(a, b *common.Tensor) bool {
+	if a == nil || b == nil || a.DType() != b.DType() || !a.Shape().Equal(b.Shape()) {
 		return false
 	}
-	for i := 0; i < a.Len(); i++ {
-		if a.Int(i) != b.Int(i) {
-			return false
-		}
-	}
-	return true
+	ab, err1 := RawBytes(a)
+	bb, err2 := RawBytes(b)
+	return err1 == nil && err2 == nil && bytes.Equal(ab, bb)
 }
