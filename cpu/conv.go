@@ -252,7 +252,20 @@ func convKernel(c *Ctx, n *common.Node, in []*common.Tensor) ([]*common.Tensor, 
 				}
 			}
 		}
-		convForward(c, g, common.Data[float32](x), common.Data[float32](w), yd, sgemmEpi, post, &colBufs32)
+		gemm := sgemmEpi
+		if g.group == 1 {
+			if pre := prepacked(c, w, g.cout, g.cin*g.kSize); pre != nil {
+				// One group: every product's A is the whole weight.
+				gemm = func(cc *Ctx, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, cOut []float32, ldc int, epi func(i0, rows, j0, cols int)) {
+					if m*n*k <= gemmSmall {
+						sgemmEpi(cc, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, cOut, ldc, epi)
+						return
+					}
+					sgemmPacked(gemmK, cc, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, cOut, ldc, pre, epi)
+				}
+			}
+		}
+		convForward(c, g, common.Data[float32](x), common.Data[float32](w), yd, gemm, post, &colBufs32)
 	case common.Float64:
 		var bd []float64
 		if b != nil {

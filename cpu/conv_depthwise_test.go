@@ -123,3 +123,31 @@ func TestDwRow1(t *testing.T) {
 		}
 	}
 }
+
+// TestConvPrepackedWeights runs a Conv whose weight is marked as an
+// engine initializer, so its packed form is cached and reused, and checks
+// both runs against the direct convolution.
+func TestConvPrepackedWeights(t *testing.T) {
+	r := rand.New(rand.NewSource(14))
+	c := nnCtx(t, 2)
+	c.eng.owned = map[uintptr]bool{}
+	xs, ws := []int{1, 20, 9, 9}, []int{37, 20, 3, 3}
+	x, wd, b := nnRand32(r, prod(xs)), nnRand32(r, prod(ws)), nnRand32(r, 37)
+	w := common.NewTensor(common.Shape(ws), wd)
+	c.eng.owned[dataPtr(w)] = true
+	n := nnNode("Conv", 11, map[string]any{"pads": []int{1, 1, 1, 1}})
+	n.Fused = nnNode("Relu", 14, nil)
+	want := nnConvRef(x, xs, wd, ws, b, 1, []int{1, 1}, []int{1, 1}, []int{1, 1}, []int{9, 9})
+	for i, v := range want {
+		want[i] = math.Max(v, 0)
+	}
+	for run := 0; run < 2; run++ {
+		out, err := nnRun(t, c, n, common.NewTensor(common.Shape(xs), x), w, common.NewTensor(common.Shape{37}, b))
+		require.NoError(t, err)
+		nnClose(t, want, common.Data[float32](out[0]), 1e-4, fmt.Sprintf("run %d", run))
+		require.True(t, prepacked(c, w, 37, 180) != nil)
+	}
+	// A weight the engine does not own is never cached.
+	other := common.NewTensor(common.Shape(ws), append([]float32(nil), wd...))
+	require.True(t, prepacked(c, other, 37, 180) == nil)
+}

@@ -100,7 +100,7 @@ func sgemmWith(kern *microKernel, c *Ctx, transA, transB bool, m, n, k int, alph
 		gemmDirect(transA, transB, 0, m, n, k, alpha, a, lda, b, ldb, beta, cOut, ldc)
 		return
 	}
-	sgemmPacked(kern, c, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, cOut, ldc, nil)
+	sgemmPacked(kern, c, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, cOut, ldc, nil, nil)
 }
 
 // sgemmEpi is sgemm followed by epi(i0, rows, j0, cols) on each block of
@@ -118,7 +118,7 @@ func sgemmEpi(c *Ctx, transA, transB bool, m, n, k int, alpha float32, a []float
 		}
 		return
 	}
-	sgemmPacked(gemmK, c, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, cOut, ldc, epi)
+	sgemmPacked(gemmK, c, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, cOut, ldc, nil, epi)
 }
 
 // gemmDirectB is the largest m for which sgemm reads B in place instead
@@ -127,8 +127,9 @@ func sgemmEpi(c *Ctx, transA, transB bool, m, n, k int, alpha float32, a []float
 const gemmDirectB = 48
 
 // sgemmPacked is the blocked path of sgemmWith, for m, n, k > 0, with an
-// optional epilogue (see sgemmEpi).
-func sgemmPacked(kern *microKernel, c *Ctx, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, cOut []float32, ldc int, epi func(i0, rows, j0, cols int)) {
+// optional epilogue (see sgemmEpi). When preA is not nil it is op(A)
+// already packed for kern by packWholeA, and a is not read.
+func sgemmPacked(kern *microKernel, c *Ctx, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, cOut []float32, ldc int, preA []float32, epi func(i0, rows, j0, cols int)) {
 	threads := 1
 	if c != nil {
 		threads = c.Threads()
@@ -151,6 +152,7 @@ func sgemmPacked(kern *microKernel, c *Ctx, transA, transB bool, m, n, k int, al
 	tiles := mBlocks * nBlocks
 	kc := min(gemmKC, k)
 	directB := !transB && m <= gemmDirectB
+	mpad := roundUp(m, mr)
 	run := func(lo, hi int) {
 		bufA := getGemmBuf(roundUp(mc, mr) * kc)
 		bufB := getGemmBuf(roundUp(nc, nr) * kc)
@@ -172,12 +174,17 @@ func sgemmPacked(kern *microKernel, c *Ctx, transA, transB bool, m, n, k int, al
 				} else {
 					packB(nr, transB, b, ldb, p0, j0, kk, nn, *bufB)
 				}
-				packA(mr, transA, a, lda, i0, p0, mm, kk, *bufA)
+				pa := *bufA
+				if preA != nil {
+					pa = preA[p0*mpad+i0*kk:]
+				} else {
+					packA(mr, transA, a, lda, i0, p0, mm, kk, pa)
+				}
 				bt := beta
 				if p0 > 0 {
 					bt = 1
 				}
-				macroKernel(kern, mm, nn, kk, alpha, *bufA, *bufB, bIn, ldb, bt, cOut[i0*ldc+j0:], ldc)
+				macroKernel(kern, mm, nn, kk, alpha, pa, *bufB, bIn, ldb, bt, cOut[i0*ldc+j0:], ldc)
 			}
 			if epi != nil {
 				epi(i0, mm, j0, nn)
