@@ -495,7 +495,9 @@ func prepReduce(d *device, n *common.Node, in, out []*plan.Operand) (*kernel, er
 	for _, v := range rd {
 		rcount *= int(v)
 	}
-	if rcount == 0 || cnt*rcount != x.Shape.Size() {
+	// An empty reduction gives the mode's identity (0, 1, -inf, +inf);
+	// the mean of nothing is left to the CPU.
+	if (rcount == 0 && n.OpType == "ReduceMean") || cnt*rcount != x.Shape.Size() {
 		return nil, unsupported("%s of %v into %v", n.OpType, x.Shape, y.Shape)
 	}
 	pad := func(v []int32, def int32) []int32 {
