@@ -30,6 +30,8 @@ func TestMoreKernelsMatchCPU(t *testing.T) {
 		{name: "slice_inputs", op: "Slice", opset: 13, inputs: []*common.Tensor{randT(rng, 6, 9), vec(-100, 2), vec(100, 1000)}},
 		{name: "slice_neg_step", op: "Slice", opset: 13, inputs: []*common.Tensor{randT(rng, 4, 11), vec(9), vec(-100), vec(1), vec(-3)},
 			consts: []bool{false, true, true, true, true}},
+		{name: "slice_huge_step", op: "Slice", opset: 13, inputs: []*common.Tensor{randT(rng, 4, 5), vec(-1, 1), vec(-1<<63, 1<<62), vec(1, 0), vec(-1<<63, 1<<62)},
+			consts: []bool{false, true, true, true, true}},
 		{name: "slice_v1", op: "Slice", opset: 1, attrs: map[string]*common.Attribute{"starts": ints("starts", 1), "ends": ints("ends", 3), "axes": ints("axes", 2)},
 			inputs: []*common.Tensor{randT(rng, 2, 3, 5)}},
 		{name: "split_attr", op: "Split", opset: 11, attrs: map[string]*common.Attribute{"axis": intAttr("axis", 1), "split": ints("split", 2, 5, 1)},
