@@ -112,6 +112,14 @@ func castCode(d common.DType) int32 {
 func prepCast(d *device, n *common.Node, in, out []*plan.Operand) (*kernel, error) {
 	x, y := in[0], out[0]
 	from, to := castCode(x.DType), castCode(y.DType)
+	if d.half { // float32 operands arrive retyped as their float16 storage
+		if x.DType == common.Float16 {
+			from = 0
+		}
+		if y.DType == common.Float16 {
+			to = 0
+		}
+	}
 	if from < 0 || to < 0 {
 		return nil, unsupported("Cast from %v to %v", x.DType, y.DType)
 	}
@@ -545,7 +553,7 @@ func prepLayerNorm(d *device, n *common.Node, in, out []*plan.Operand) (*kernel,
 		return nil, unsupported("stash_type %d", n.AttrInt("stash_type", 1))
 	}
 	for j := 1; j < len(out); j++ {
-		if out[j] != nil && (out[j].Shape.Size() != rows || out[j].DType != common.Float32) {
+		if out[j] != nil && (out[j].Shape.Size() != rows || out[j].DType != d.ft) {
 			return nil, unsupported("LayerNormalization output %d %v%v", j, out[j].DType, out[j].Shape)
 		}
 	}
@@ -553,16 +561,16 @@ func prepLayerNorm(d *device, n *common.Node, in, out []*plan.Operand) (*kernel,
 	return &kernel{rt: d.rt, inPlace: -1, specs: []launchSpec{rownormSpec(rows, func(i, o []int64) []int32 {
 		bo, mo, io := int32(-1), int32(-1), int32(-1)
 		if b != nil {
-			bo = elem(i[2], common.Float32)
+			bo = elem(i[2], d.ft)
 		}
 		if len(o) > 1 {
-			mo = elem(o[1], common.Float32)
+			mo = elem(o[1], d.ft)
 		}
 		if len(o) > 2 {
-			io = elem(o[2], common.Float32)
+			io = elem(o[2], d.ft)
 		}
-		return []int32{int32(rows), int32(inner), elem(i[0], common.Float32), elem(i[1], common.Float32), bo,
-			elem(o[0], common.Float32), mo, io, fbits(eps), 0, 1}
+		return []int32{int32(rows), int32(inner), elem(i[0], d.ft), elem(i[1], d.ft), bo,
+			elem(o[0], d.ft), mo, io, fbits(eps), 0, 1}
 	})}}, nil
 }
 
@@ -584,7 +592,7 @@ func prepInstanceNorm(d *device, n *common.Node, in, out []*plan.Operand) (*kern
 	}
 	eps := n.AttrFloat("epsilon", 1e-5)
 	return &kernel{rt: d.rt, inPlace: -1, specs: []launchSpec{rownormSpec(rows, func(i, o []int64) []int32 {
-		return []int32{int32(rows), int32(inner), elem(i[0], common.Float32), elem(i[1], common.Float32), elem(i[2], common.Float32),
-			elem(o[0], common.Float32), -1, -1, fbits(eps), 1, int32(C)}
+		return []int32{int32(rows), int32(inner), elem(i[0], d.ft), elem(i[1], d.ft), elem(i[2], d.ft),
+			elem(o[0], d.ft), -1, -1, fbits(eps), 1, int32(C)}
 	})}}, nil
 }

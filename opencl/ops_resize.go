@@ -284,7 +284,7 @@ func prepResize(d *device, n *common.Node, in, out []*plan.Operand) (*kernel, er
 	cnt := ys.Size()
 	return &kernel{rt: d.rt, inPlace: -1, specs: one("resize", cnt, func(i, oo []int64) []int32 {
 		p := make([]int32, 0, head+len(tab))
-		p = append(p, int32(cnt), elem(i[0], common.Float32), elem(oo[0], common.Float32), int32(r))
+		p = append(p, int32(cnt), elem(i[0], d.ft), elem(oo[0], d.ft), int32(r))
 		p = append(p, dims...)
 		p = append(p, strd...)
 		p = append(p, ntaps...)

@@ -41,8 +41,12 @@ build() {
 		fi
 	done
 	[ -n "$tests" ] || { echo "ONNX node tests not found (set ACCEL_ONNX_TESTS)" >&2; exit 1; }
-	rm -rf gpu/onnx-node-tests
+	if [ -d gpu/onnx-node-tests ]; then
+		chmod -R u+w gpu/onnx-node-tests
+		rm -rf gpu/onnx-node-tests
+	fi
 	cp -R "$tests" gpu/onnx-node-tests
+	chmod -R u+w gpu/onnx-node-tests
 	cp testdata/models/*.onnx gpu/models/
 	if [ -f opencl/testdata/known_failures.tsv ]; then
 		cp opencl/testdata/known_failures.tsv gpu/pkg/testdata/
@@ -92,7 +96,7 @@ run() {
 	for m in models/*.onnx; do
 		name=$(basename "$m" .onnx)
 		log=logs/bench-$name.log
-		if ./accel bench --model "$m" --backend opencl --vs cpu --batch 1 --duration "${secs}s" >"$log" 2>&1; then
+		if ./accel bench --model "$m" --backend opencl --vs cpu --batch 1 --dim batch=1 --duration "${secs}s" >"$log" 2>&1; then
 			rows="$rows$(printf '%-12s %10s %10s %8s' "$name" "$(field 'p50 ms' 3 "$log")" "$(field 'p50 ms' 4 "$log")" "$(field 'p50 ms' 5 "$log")")
 "
 		else

@@ -144,14 +144,14 @@ func (e *Engine) build(inputs, vals map[string]common.Value) (*Plan, error) {
 			return nil, fmt.Errorf("%w: value %q has no tensor for the device", common.ErrInvalidModel, name)
 		}
 		if off, ok := e.weights[name]; ok {
-			d := &dval{op: op, root: &root{bytes: op.Bytes(), off: off, weight: true, first: -1, aliases: []string{name}}}
+			d := &dval{op: op, root: &root{bytes: e.devBytes(op), off: off, weight: true, first: -1, aliases: []string{name}}}
 			dev[name] = d
 			return d, nil
 		}
 		if !onHost[name] {
 			return nil, fmt.Errorf("%w: value %q is neither on the host nor on the device", common.ErrInvalidModel, name)
 		}
-		d := &dval{op: op, root: newRoot(op.Bytes(), name)}
+		d := &dval{op: op, root: newRoot(e.devBytes(op), name)}
 		dev[name] = d
 		p.steps = append(p.steps, step{kind: stepUpload, name: name, dv: d})
 		return d, nil
@@ -275,13 +275,13 @@ func (e *Engine) build(inputs, vals map[string]common.Value) (*Plan, error) {
 				var r *root
 				if j == 0 && inPlace >= 0 && inPlace < len(st.in) && st.in[inPlace] != nil {
 					src := st.in[inPlace]
-					if src.root.bytes == outs[0].Bytes() && rootDead(src.root, i) && countUses(st.in, src.root) == 1 {
+					if src.root.bytes == e.devBytes(outs[0]) && rootDead(src.root, i) && countUses(st.in, src.root) == 1 {
 						r = src.root
 						r.aliases = append(r.aliases, name)
 					}
 				}
 				if r == nil {
-					r = newRoot(outs[j].Bytes(), name)
+					r = newRoot(e.devBytes(outs[j]), name)
 				}
 				d := &dval{op: outs[j], root: r}
 				dev[name] = d

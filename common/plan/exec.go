@@ -92,7 +92,7 @@ func (e *Engine) exec(ctx context.Context, p *Plan, inputs map[string]common.Val
 			if !ok || t == nil || t.DType() != st.dv.op.DType || !t.Shape().Equal(st.dv.op.Shape) {
 				return nil, errReplan
 			}
-			b, err := RawBytes(t)
+			b, err := e.deviceBytes(t)
 			if err != nil {
 				return nil, err
 			}
@@ -102,15 +102,9 @@ func (e *Engine) exec(ctx context.Context, p *Plan, inputs map[string]common.Val
 				}
 			}
 		case stepDownload:
-			t := common.Zeros(st.dv.op.DType, st.dv.op.Shape)
-			b, err := RawBytes(t)
+			t, err := e.readTensor(e.offset(st.dv), st.dv.op.DType, st.dv.op.Shape)
 			if err != nil {
-				return nil, err
-			}
-			if len(b) > 0 {
-				if err := e.arena.Read(e.offset(st.dv), b); err != nil {
-					return nil, fmt.Errorf("downloading %q: %w", st.name, err)
-				}
+				return nil, fmt.Errorf("downloading %q: %w", st.name, err)
 			}
 			host[st.name] = t
 		case stepDevice:
