@@ -229,9 +229,9 @@ func TestSgemmMicroKernels(t *testing.T) {
 					msg := fmt.Sprintf("%s m=%d n=%d k=%d tA=%v tB=%v alpha=%v beta=%v", kern.name, m, n, k, transA, transB, alpha, beta)
 					want := nnNaiveGemm(transA, transB, m, n, k, float64(alpha), a, lda, b, ldb, float64(beta), cv, ldc)
 					got := append([]float32(nil), cv...)
-					sgemmPacked(kern, c, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, got, ldc, nil, nil)
+					sgemmPacked(kern, c, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, got, ldc, nil)
 					ref := append([]float32(nil), cv...)
-					sgemmPacked(&gemmGo, nil, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, ref, ldc, nil, nil)
+					sgemmPacked(&gemmGo, nil, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, ref, ldc, nil)
 					flat := make([]float32, 0, m*n)
 					for i := 0; i < m; i++ {
 						flat = append(flat, got[i*ldc:i*ldc+n]...)
