@@ -100,6 +100,10 @@ func sgemmWith(kern *microKernel, c *Ctx, transA, transB bool, m, n, k int, alph
 		gemmDirect(transA, transB, 0, m, n, k, alpha, a, lda, b, ldb, beta, cOut, ldc)
 		return
 	}
+	if m == 1 {
+		sgemv1(c, transA, transB, n, k, alpha, a, lda, b, ldb, beta, cOut)
+		return
+	}
 	sgemmPacked(kern, c, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, cOut, ldc, nil, nil)
 }
 

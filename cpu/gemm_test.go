@@ -278,3 +278,45 @@ func TestSgemmEpi(t *testing.T) {
 		nnClose(t, want, got, 1e-4, fmt.Sprint(sz))
 	}
 }
+
+// TestSgemv1 checks the one-row path over odd sizes, transposes and
+// alpha/beta against the triple loop, and the vector helpers it uses
+// against their scalar forms.
+func TestSgemv1(t *testing.T) {
+	r := rand.New(rand.NewSource(10))
+	for _, threads := range []int{1, 3} {
+		c := nnCtx(t, threads)
+		for _, n := range []int{1, 7, 31, 300, 1000} {
+			for _, k := range []int{1, 9, 65, 513} {
+				for tr := 0; tr < 4; tr++ {
+					transA, transB := tr&1 != 0, tr&2 != 0
+					alpha, beta := float32(0.5), []float32{0, 1, -2}[(n+k+tr)%3]
+					lda, ldb := k+1, n+3
+					arows, brows := 1, k
+					if transA {
+						lda, arows = 2, k
+					}
+					if transB {
+						ldb, brows = k+2, n
+					}
+					a, b := nnRand32(r, arows*lda), nnRand32(r, brows*ldb)
+					cv := nnRand32(r, n)
+					want := nnNaiveGemm(transA, transB, 1, n, k, float64(alpha), a, lda, b, ldb, float64(beta), cv, n)
+					got := append([]float32(nil), cv...)
+					sgemv1(c, transA, transB, n, k, alpha, a, lda, b, ldb, beta, got)
+					nnClose(t, want, got, 1e-4, fmt.Sprintf("n=%d k=%d tA=%v tB=%v beta=%v threads=%d", n, k, transA, transB, beta, threads))
+				}
+			}
+		}
+	}
+	for n := 0; n <= 75; n++ {
+		x, y := nnRand32(r, n), nnRand32(r, n+3)
+		require.InDelta(t, sdotGo(x, y), sdot(x, y), 1e-4*float64(1+n), "sdot n=%d", n)
+		want, got := append([]float32(nil), y...), append([]float32(nil), y...)
+		saxpyGo(-1.5, x, want)
+		saxpy(-1.5, x, got)
+		for i := range want {
+			require.InDelta(t, want[i], got[i], 1e-5*(1+math.Abs(float64(want[i]))), "saxpy n=%d i=%d", n, i)
+		}
+	}
+}
