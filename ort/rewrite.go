@@ -32,9 +32,13 @@ type rewrite struct {
 	castBack []common.DType // original dtype when the output was cast, else Undefined
 }
 
-var castable = map[common.DType]bool{
-	common.Float16: true, common.BFloat16: true, common.Float8E4M3FN: true, common.Float8E4M3FNUZ: true,
-	common.Float8E5M2: true, common.Float8E5M2FNUZ: true,
+// castTo says, for output element types the binding cannot copy, the
+// type the graph casts them to (exactly) before they leave ONNX Runtime.
+var castTo = map[common.DType]common.DType{
+	common.Float16: common.Float32, common.BFloat16: common.Float32,
+	common.Float8E4M3FN: common.Float32, common.Float8E4M3FNUZ: common.Float32,
+	common.Float8E5M2: common.Float32, common.Float8E5M2FNUZ: common.Float32,
+	common.Float8E8M0: common.Float32, common.Float4E2M1: common.Float32,
 }
 
 func planRewrite(m *common.Model) (*rewrite, error) {
@@ -106,20 +110,21 @@ func planRewrite(m *common.Model) (*rewrite, error) {
 		}
 		src := o.Name
 		back := common.Undefined
-		if castable[o.Type.DType] {
-			src = o.Name + "__accel_f32"
-			node("Cast", []string{o.Name}, src, &common.Attribute{Name: "to", Type: common.AttrInt, I: int64(common.Float32)})
-			back = o.Type.DType
-		} else if bits := o.Type.DType.Bits(); bits > 0 && bits < 8 {
-			return nil, fmt.Errorf("%w: ort: output %q has element type %v", common.ErrUnsupported, o.Name, o.Type.DType)
+		dt := o.Type.DType
+		if bits := dt.Bits(); bits > 0 && bits < 8 && dt != common.Float4E2M1 {
+			// Cast from these to int8 inside ONNX Runtime 1.30 came back
+			// wrong (all but the first element zero): refuse rather than
+			// return wrong values.
+			return nil, fmt.Errorf("%w: ort: output %q has element type %v", common.ErrUnsupported, o.Name, dt)
+		}
+		if to, ok := castTo[o.Type.DType]; ok {
+			src = o.Name + "__accel_cast"
+			node("Cast", []string{o.Name}, src, &common.Attribute{Name: "to", Type: common.AttrInt, I: int64(to)})
+			back, dt = o.Type.DType, to
 		}
 		flat, shape := o.Name+"__accel_flat", o.Name+"__accel_shape"
 		node("Reshape", []string{src, flatShape}, flat)
 		node("Shape", []string{o.Name}, shape)
-		dt := o.Type.DType
-		if back != common.Undefined {
-			dt = common.Float32
-		}
 		g.Outputs = append(g.Outputs,
 			common.ValueInfo{Name: flat, Type: common.TypeInfo{Kind: common.KindTensor, DType: dt, Dims: []common.Dim{{Value: -1}}, HasShape: true}},
 			common.ValueInfo{Name: shape, Type: common.TypeInfo{Kind: common.KindTensor, DType: common.Int64, Dims: []common.Dim{{Value: -1}}, HasShape: true}})
@@ -206,12 +211,21 @@ func toORT(t *common.Tensor, shape ortgo.Shape, pin *runtime.Pinner) (ortgo.Valu
 		}
 		return st, nil
 	}
-	typ, ok := ortTypes[t.DType()]
-	if !ok {
-		return nil, fmt.Errorf("%w: ort: inputs of element type %v", common.ErrUnsupported, t.DType())
-	}
 	if t.Len() == 0 {
 		return nil, fmt.Errorf("%w: ort: empty input tensors (shape %v) cannot be passed through the Go binding", common.ErrUnsupported, t.Shape())
+	}
+	typ, ok := ortTypes[t.DType()]
+	if !ok {
+		if t.DType().Bits() >= 8 && t.DType() != common.Float8E8M0 {
+			return nil, fmt.Errorf("%w: ort: inputs of element type %v", common.ErrUnsupported, t.DType())
+		}
+		// Sub-byte types travel packed, as in ONNX's own layout; the
+		// element type numbers of ONNX Runtime's C API are ONNX's.
+		v, err := ortgo.NewCustomDataTensor(shape, pack(t), ortgo.TensorElementDataType(t.DType()))
+		if err != nil {
+			return nil, ortErr("creating an input tensor", err)
+		}
+		return v, nil
 	}
 	rv := reflect.ValueOf(t.Raw())
 	p := rv.UnsafePointer()
@@ -282,10 +296,52 @@ func fromORT(v ortgo.Value, shape common.Shape) (*common.Tensor, error) {
 	return nil, fmt.Errorf("%w: value of Go type %T", common.ErrUnsupported, v)
 }
 
+// pack lays out sub-byte (and 8-bit) elements as ONNX stores them: 4-bit
+// values two per byte, low nibble first; 2-bit values four per byte from
+// the least significant bits.
+func pack(t *common.Tensor) []byte {
+	bits := t.DType().Bits()
+	n := t.Len()
+	out := make([]byte, (n*bits+7)/8)
+	mask := byte(1<<bits - 1)
+	for i := 0; i < n; i++ {
+		var v byte
+		switch s := t.Raw().(type) {
+		case []common.I4:
+			v = byte(s[i])
+		case []common.U4:
+			v = byte(s[i])
+		case []common.I2:
+			v = byte(s[i])
+		case []common.U2:
+			v = byte(s[i])
+		case []common.F4E2M1:
+			v = byte(s[i])
+		case []common.F8E8M0:
+			v = byte(s[i])
+		}
+		if bits == 8 {
+			out[i] = v
+			continue
+		}
+		pos := i * bits
+		out[pos/8] |= (v & mask) << (pos % 8)
+	}
+	return out
+}
+
 func castFromF32(t *common.Tensor, d common.DType) *common.Tensor {
 	src := common.Data[float32](t)
 	out := common.Zeros(d, t.Shape())
 	switch s := out.Raw().(type) {
+	case []common.F8E8M0:
+		for i, v := range src {
+			s[i] = common.F8E8M0From(v, true, "up")
+		}
+	case []common.F4E2M1:
+		for i, v := range src {
+			s[i] = common.F4E2M1From(v, true)
+		}
 	case []common.F16:
 		for i, v := range src {
 			s[i] = common.F16From(v)
