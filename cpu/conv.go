@@ -235,15 +235,44 @@ func convKernel(c *Ctx, n *common.Node, in []*common.Tensor) ([]*common.Tensor, 
 			convDepthwise3x3(c, g, common.Data[float32](x), common.Data[float32](w), bd, n.Fused, yd)
 			break
 		}
-		convForward(c, g, common.Data[float32](x), common.Data[float32](w), yd, sgemm, &colBufs32)
-		convEpilogue32(c, g.batch, g.cout, g.outSize, bd, n.Fused, yd)
+		var post func(ch0 int, yg []float32) func(i0, rows, j0, cols int)
+		if bd != nil || n.Fused != nil {
+			// Bias and activation run on each block of the product as
+			// soon as it is final, while it is in cache.
+			epi := newEpilogue(n.Fused)
+			post = func(ch0 int, yg []float32) func(i0, rows, j0, cols int) {
+				return func(i0, rows, j0, cols int) {
+					for i := i0; i < i0+rows; i++ {
+						var bv float32
+						if bd != nil {
+							bv = bd[ch0+i]
+						}
+						epi.apply(yg[i*g.outSize+j0:i*g.outSize+j0+cols], bv)
+					}
+				}
+			}
+		}
+		gemm := sgemmEpi
+		if g.group == 1 {
+			if pre := prepacked(c, w, g.cout, g.cin*g.kSize); pre != nil {
+				// One group: every product's A is the whole weight.
+				gemm = func(cc *Ctx, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, cOut []float32, ldc int, epi func(i0, rows, j0, cols int)) {
+					if m*n*k <= gemmSmall {
+						sgemmEpi(cc, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, cOut, ldc, epi)
+						return
+					}
+					sgemmPacked(gemmK, cc, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, cOut, ldc, pre, epi)
+				}
+			}
+		}
+		convForward(c, g, common.Data[float32](x), common.Data[float32](w), yd, gemm, post, &colBufs32)
 	case common.Float64:
 		var bd []float64
 		if b != nil {
 			bd = common.Data[float64](b)
 		}
 		yd := common.Data[float64](y)
-		convForward(c, g, common.Data[float64](x), common.Data[float64](w), yd, dgemm, &colBufs64)
+		convForward(c, g, common.Data[float64](x), common.Data[float64](w), yd, dgemmEpi, nil, &colBufs64)
 		convEpilogue(c, g.batch, g.cout, g.outSize, bd, n.Fused, yd)
 	}
 	return []*common.Tensor{y}, nil
@@ -261,10 +290,24 @@ func getBuf[T any](p *sync.Pool, n int) *[]T {
 	return &s
 }
 
-// convForward computes the convolution without bias into y: per (image,
-// group), im2col into a buffer and one matrix product with the group's
-// weights (or the product alone for a 1x1, stride 1, unpadded kernel).
-func convForward[T float32 | float64](c *Ctx, g *convGeom, x, w, y []T, gemm gemmFunc[T], bufs *sync.Pool) {
+// gemmEpiFunc is the signature of sgemmEpi and dgemmEpi.
+type gemmEpiFunc[T any] func(c *Ctx, transA, transB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, cOut []T, ldc int, epi func(i0, rows, j0, cols int))
+
+// dgemmEpi is dgemm followed by epi on the whole of C (when not nil).
+func dgemmEpi(c *Ctx, transA, transB bool, m, n, k int, alpha float64, a []float64, lda int, b []float64, ldb int, beta float64, cOut []float64, ldc int, epi func(i0, rows, j0, cols int)) {
+	dgemm(c, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, cOut, ldc)
+	if epi != nil && m > 0 && n > 0 {
+		epi(0, m, 0, n)
+	}
+}
+
+// convForward computes the convolution into y: per (image, group), im2col
+// into a buffer and one matrix product with the group's weights (or the
+// product alone for a 1x1, stride 1, unpadded kernel). When post is not
+// nil, post(ch0, yg) gives the epilogue the product runs on each finished
+// block of the group's output yg (whose first channel is ch0); without it
+// y holds the bare convolution.
+func convForward[T float32 | float64](c *Ctx, g *convGeom, x, w, y []T, gemm gemmEpiFunc[T], post func(ch0 int, yg []T) func(i0, rows, j0, cols int), bufs *sync.Pool) {
 	cg, mg := g.cin/g.group, g.cout/g.group
 	kdim := cg * g.kSize
 	direct := g.direct()
@@ -272,12 +315,16 @@ func convForward[T float32 | float64](c *Ctx, g *convGeom, x, w, y []T, gemm gem
 		xg := x[(img*g.cin+grp*cg)*g.inSize:]
 		wg := w[grp*mg*kdim:]
 		yg := y[(img*g.cout+grp*mg)*g.outSize:]
+		var epi func(i0, rows, j0, cols int)
+		if post != nil {
+			epi = post(grp*mg, yg)
+		}
 		if direct {
-			gemm(cc, false, false, mg, g.outSize, cg, 1, wg, cg, xg, g.inSize, 0, yg, g.outSize)
+			gemm(cc, false, false, mg, g.outSize, cg, 1, wg, cg, xg, g.inSize, 0, yg, g.outSize, epi)
 			return
 		}
 		im2col(cc, g, cg, xg, col)
-		gemm(cc, false, false, mg, g.outSize, kdim, 1, wg, kdim, col, g.outSize, 0, yg, g.outSize)
+		gemm(cc, false, false, mg, g.outSize, kdim, 1, wg, kdim, col, g.outSize, 0, yg, g.outSize, epi)
 	}
 	pairs := g.batch * g.group
 	colLen := 0
@@ -409,24 +456,6 @@ func convEpilogue[T float32 | float64](c *Ctx, batch, ch, plane int, bias []T, f
 			if fused != nil {
 				_ = applyFusedT(fused, seg)
 			}
-		}
-	})
-}
-
-// convEpilogue32 is convEpilogue for float32 through epilogue (one
-// vector pass for bias, Relu and Clip).
-func convEpilogue32(c *Ctx, batch, ch, plane int, bias []float32, fused *common.Node, y []float32) {
-	if bias == nil && fused == nil {
-		return
-	}
-	epi := newEpilogue(fused)
-	c.Parallel(batch*ch, max(1, (1<<14)/max(1, plane)), func(lo, hi int) {
-		for p := lo; p < hi; p++ {
-			var bv float32
-			if bias != nil {
-				bv = bias[p%ch]
-			}
-			epi.apply(y[p*plane:(p+1)*plane], bv)
 		}
 	})
 }

@@ -106,3 +106,48 @@ func TestBiasClamp(t *testing.T) {
 		}
 	}
 }
+
+// TestDwRow1 checks the selected stride-1 row kernel against the scalar
+// loop over lengths that hit every vector tail.
+func TestDwRow1(t *testing.T) {
+	r := rand.New(rand.NewSource(13))
+	for n := 0; n <= 40; n++ {
+		var k [9]float32
+		copy(k[:], nnRand32(r, 9))
+		a, b, c := nnRand32(r, n+2), nnRand32(r, n+2), nnRand32(r, n+2)
+		want, got := make([]float32, n), make([]float32, n)
+		dwRow1Go(&k, a, b, c, want)
+		dwRow1(&k, a, b, c, got)
+		for i := range want {
+			require.InDelta(t, want[i], got[i], 1e-5*(1+math.Abs(float64(want[i]))), "n=%d i=%d", n, i)
+		}
+	}
+}
+
+// TestConvPrepackedWeights runs a Conv whose weight is marked as an
+// engine initializer, so its packed form is cached and reused, and checks
+// both runs against the direct convolution.
+func TestConvPrepackedWeights(t *testing.T) {
+	r := rand.New(rand.NewSource(14))
+	c := nnCtx(t, 2)
+	c.eng.owned = map[uintptr]bool{}
+	xs, ws := []int{1, 20, 9, 9}, []int{37, 20, 3, 3}
+	x, wd, b := nnRand32(r, prod(xs)), nnRand32(r, prod(ws)), nnRand32(r, 37)
+	w := common.NewTensor(common.Shape(ws), wd)
+	c.eng.owned[dataPtr(w)] = true
+	n := nnNode("Conv", 11, map[string]any{"pads": []int{1, 1, 1, 1}})
+	n.Fused = nnNode("Relu", 14, nil)
+	want := nnConvRef(x, xs, wd, ws, b, 1, []int{1, 1}, []int{1, 1}, []int{1, 1}, []int{9, 9})
+	for i, v := range want {
+		want[i] = math.Max(v, 0)
+	}
+	for run := 0; run < 2; run++ {
+		out, err := nnRun(t, c, n, common.NewTensor(common.Shape(xs), x), w, common.NewTensor(common.Shape{37}, b))
+		require.NoError(t, err)
+		nnClose(t, want, common.Data[float32](out[0]), 1e-4, fmt.Sprintf("run %d", run))
+		require.True(t, prepacked(c, w, 37, 180) != nil)
+	}
+	// A weight the engine does not own is never cached.
+	other := common.NewTensor(common.Shape(ws), append([]float32(nil), wd...))
+	require.True(t, prepacked(c, other, 37, 180) == nil)
+}

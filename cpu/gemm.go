@@ -43,10 +43,10 @@ type microKernel struct {
 	mr, nr int // rows and columns of a micro-tile
 	mc     int // rows of a packed A block, a multiple of mr
 	// tile computes C = alpha*A*B + beta*C for one full mr x nr tile from
-	// a packed A panel (kc x mr) and a packed B panel (kc x nr); c holds
-	// the tile's top-left element, rows ldc apart. C is not read when
-	// beta is 0.
-	tile func(kc int, a, b, c []float32, ldc int, alpha, beta float32)
+	// a packed A panel (kc x mr) and kc rows of nr floats of B, ldb apart
+	// (nr for a packed panel); c holds the tile's top-left element, rows
+	// ldc apart. C is not read when beta is 0.
+	tile func(kc int, a, b []float32, ldb int, c []float32, ldc int, alpha, beta float32)
 }
 
 // Go micro-tile shape.
@@ -100,11 +100,40 @@ func sgemmWith(kern *microKernel, c *Ctx, transA, transB bool, m, n, k int, alph
 		gemmDirect(transA, transB, 0, m, n, k, alpha, a, lda, b, ldb, beta, cOut, ldc)
 		return
 	}
-	sgemmPacked(kern, c, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, cOut, ldc)
+	if m == 1 {
+		sgemv1(c, transA, transB, n, k, alpha, a, lda, b, ldb, beta, cOut)
+		return
+	}
+	sgemmPacked(kern, c, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, cOut, ldc, nil, nil)
 }
 
-// sgemmPacked is the packed (blocked) path of sgemmWith, for m, n, k > 0.
-func sgemmPacked(kern *microKernel, c *Ctx, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, cOut []float32, ldc int) {
+// sgemmEpi is sgemm followed by epi(i0, rows, j0, cols) on each block of
+// C once its product is final, while the block is still in cache (epi
+// must only touch C[i0:i0+rows][j0:j0+cols]; blocks may run in parallel).
+// epi may be nil.
+func sgemmEpi(c *Ctx, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, cOut []float32, ldc int, epi func(i0, rows, j0, cols int)) {
+	if m <= 0 || n <= 0 {
+		return
+	}
+	if k <= 0 || alpha == 0 || m*n*k <= gemmSmall {
+		sgemm(c, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, cOut, ldc)
+		if epi != nil {
+			epi(0, m, 0, n)
+		}
+		return
+	}
+	sgemmPacked(gemmK, c, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, cOut, ldc, nil, epi)
+}
+
+// gemmDirectB is the largest m for which sgemm reads B in place instead
+// of packing it: with few rows of A, each packed B element would be used
+// too few times to pay for its copy.
+const gemmDirectB = 48
+
+// sgemmPacked is the blocked path of sgemmWith, for m, n, k > 0, with an
+// optional epilogue (see sgemmEpi). When preA is not nil it is op(A)
+// already packed for kern by packWholeA, and a is not read.
+func sgemmPacked(kern *microKernel, c *Ctx, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, cOut []float32, ldc int, preA []float32, epi func(i0, rows, j0, cols int)) {
 	threads := 1
 	if c != nil {
 		threads = c.Threads()
@@ -126,6 +155,8 @@ func sgemmPacked(kern *microKernel, c *Ctx, transA, transB bool, m, n, k int, al
 	}
 	tiles := mBlocks * nBlocks
 	kc := min(gemmKC, k)
+	directB := !transB && m <= gemmDirectB
+	mpad := roundUp(m, mr)
 	run := func(lo, hi int) {
 		bufA := getGemmBuf(roundUp(mc, mr) * kc)
 		bufB := getGemmBuf(roundUp(nc, nr) * kc)
@@ -136,13 +167,31 @@ func sgemmPacked(kern *microKernel, c *Ctx, transA, transB bool, m, n, k int, al
 			mm, nn := min(mc, m-i0), min(nc, n-j0)
 			for p0 := 0; p0 < k; p0 += kc {
 				kk := min(kc, k-p0)
-				packB(nr, transB, b, ldb, p0, j0, kk, nn, *bufB)
-				packA(mr, transA, a, lda, i0, p0, mm, kk, *bufA)
+				var bIn []float32
+				if directB {
+					// Full panels are read from B; only a partial last
+					// panel is packed, at the start of bufB.
+					bIn = b[p0*ldb+j0:]
+					if full := nn - nn%nr; full < nn {
+						packB(nr, false, b, ldb, p0, j0+full, kk, nn-full, *bufB)
+					}
+				} else {
+					packB(nr, transB, b, ldb, p0, j0, kk, nn, *bufB)
+				}
+				pa := *bufA
+				if preA != nil {
+					pa = preA[p0*mpad+i0*kk:]
+				} else {
+					packA(mr, transA, a, lda, i0, p0, mm, kk, pa)
+				}
 				bt := beta
 				if p0 > 0 {
 					bt = 1
 				}
-				macroKernel(kern, mm, nn, kk, alpha, *bufA, *bufB, bt, cOut[i0*ldc+j0:], ldc)
+				macroKernel(kern, mm, nn, kk, alpha, pa, *bufB, bIn, ldb, bt, cOut[i0*ldc+j0:], ldc)
+			}
+			if epi != nil {
+				epi(i0, mm, j0, nn)
 			}
 		}
 		putGemmBuf(bufA)
@@ -257,45 +306,55 @@ func packB(nr int, trans bool, b []float32, ldb, p0, j0, kk, nn int, buf []float
 	}
 }
 
-// macroKernel multiplies a packed mm x kk block of A by a packed kk x nn
-// block of B into C (at its top-left corner, row stride ldc).
-func macroKernel(kern *microKernel, mm, nn, kk int, alpha float32, pa, pb []float32, beta float32, c []float32, ldc int) {
+// macroKernel multiplies a packed mm x kk block of A by a kk x nn block
+// of B into C (at its top-left corner, row stride ldc). B is packed in pb,
+// or, when bIn is not nil, read in place from bIn (row stride ldb) for
+// its full column panels, with a partial last panel packed at pb's start.
+func macroKernel(kern *microKernel, mm, nn, kk int, alpha float32, pa, pb, bIn []float32, ldb int, beta float32, c []float32, ldc int) {
 	mr, nr := kern.mr, kern.nr
 	var tmp [gemmMaxTile]float32
 	for jr := 0; jr < nn; jr += nr {
 		cols := min(nr, nn-jr)
-		bp := pb[jr*kk : (jr+nr)*kk]
+		bp, bld := pb[jr*kk:(jr+nr)*kk], nr
+		if bIn != nil {
+			if cols == nr {
+				bp, bld = bIn[jr:], ldb
+			} else {
+				bp = pb[:nr*kk]
+			}
+		}
 		for ir := 0; ir < mm; ir += mr {
 			rows := min(mr, mm-ir)
 			ap := pa[ir*kk : (ir+mr)*kk]
 			if rows == mr && cols == nr {
-				kern.tile(kk, ap, bp, c[ir*ldc+jr:], ldc, alpha, beta)
+				kern.tile(kk, ap, bp, bld, c[ir*ldc+jr:], ldc, alpha, beta)
 				continue
 			}
-			kern.tile(kk, ap, bp, tmp[:mr*nr], nr, 1, 0)
+			kern.tile(kk, ap, bp, bld, tmp[:mr*nr], nr, 1, 0)
 			storeTile(tmp[:mr*nr], nr, rows, cols, alpha, beta, c[ir*ldc+jr:], ldc)
 		}
 	}
 }
 
 // goTile is the portable micro-kernel's tile function.
-func goTile(kc int, a, b, c []float32, ldc int, alpha, beta float32) {
+func goTile(kc int, a, b []float32, ldb int, c []float32, ldc int, alpha, beta float32) {
 	var acc [gemmMR * gemmNR]float32
-	gemmMicro(kc, a, b, &acc)
+	gemmMicro(kc, a, b, ldb, &acc)
 	storeTile(acc[:], gemmNR, gemmMR, gemmNR, alpha, beta, c, ldc)
 }
 
 // gemmMicro computes the gemmMR x gemmNR product of a packed A panel
-// (kc x MR) and a packed B panel (kc x NR) into acc, row-major.
-func gemmMicro(kc int, a, b []float32, acc *[gemmMR * gemmNR]float32) {
+// (kc x MR) and kc rows of NR floats of B, ldb apart, into acc, row-major.
+func gemmMicro(kc int, a, b []float32, ldb int, acc *[gemmMR * gemmNR]float32) {
 	var c00, c01, c02, c03, c04, c05, c06, c07 float32
 	var c10, c11, c12, c13, c14, c15, c16, c17 float32
 	var c20, c21, c22, c23, c24, c25, c26, c27 float32
 	var c30, c31, c32, c33, c34, c35, c36, c37 float32
 	a = a[:kc*gemmMR]
-	b = b[:kc*gemmNR]
-	for len(a) >= gemmMR && len(b) >= gemmNR {
-		b0, b1, b2, b3, b4, b5, b6, b7 := b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]
+	b = b[:(kc-1)*ldb+gemmNR]
+	for p := 0; p < kc; p++ {
+		br := b[p*ldb : p*ldb+gemmNR : p*ldb+gemmNR]
+		b0, b1, b2, b3, b4, b5, b6, b7 := br[0], br[1], br[2], br[3], br[4], br[5], br[6], br[7]
 		a0 := a[0]
 		c00 += a0 * b0
 		c01 += a0 * b1
@@ -333,7 +392,6 @@ func gemmMicro(kc int, a, b []float32, acc *[gemmMR * gemmNR]float32) {
 		c36 += a3 * b6
 		c37 += a3 * b7
 		a = a[gemmMR:]
-		b = b[gemmNR:]
 	}
 	*acc = [gemmMR * gemmNR]float32{
 		c00, c01, c02, c03, c04, c05, c06, c07,

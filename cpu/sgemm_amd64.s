@@ -4,12 +4,15 @@
 
 #include "textflag.h"
 
-// func sgemmKernel6x16(kc int, a *float32, b *float32, c *float32, ldc int, alpha float32, beta float32)
+// func sgemmKernel6x16(kc int, a *float32, b *float32, ldb int, c *float32, ldc int, alpha float32, beta float32)
 // Requires: AVX, FMA3
-TEXT ·sgemmKernel6x16(SB), NOSPLIT, $0-48
+TEXT ·sgemmKernel6x16(SB), NOSPLIT, $0-56
 	MOVQ   kc+0(FP), AX
 	MOVQ   a+8(FP), CX
 	MOVQ   b+16(FP), DX
+	MOVQ   ldb+24(FP), BX
+	SHLQ   $0x02, BX
+	LEAQ   (BX)(BX*2), SI
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -47,8 +50,8 @@ loop4:
 	VBROADCASTSS 20(CX), Y14
 	VFMADD231PS  Y12, Y14, Y10
 	VFMADD231PS  Y13, Y14, Y11
-	VMOVUPS      64(DX), Y12
-	VMOVUPS      96(DX), Y13
+	VMOVUPS      (DX)(BX*1), Y12
+	VMOVUPS      32(DX)(BX*1), Y13
 	VBROADCASTSS 24(CX), Y14
 	VFMADD231PS  Y12, Y14, Y0
 	VFMADD231PS  Y13, Y14, Y1
@@ -67,8 +70,8 @@ loop4:
 	VBROADCASTSS 44(CX), Y14
 	VFMADD231PS  Y12, Y14, Y10
 	VFMADD231PS  Y13, Y14, Y11
-	VMOVUPS      128(DX), Y12
-	VMOVUPS      160(DX), Y13
+	VMOVUPS      (DX)(BX*2), Y12
+	VMOVUPS      32(DX)(BX*2), Y13
 	VBROADCASTSS 48(CX), Y14
 	VFMADD231PS  Y12, Y14, Y0
 	VFMADD231PS  Y13, Y14, Y1
@@ -87,8 +90,8 @@ loop4:
 	VBROADCASTSS 68(CX), Y14
 	VFMADD231PS  Y12, Y14, Y10
 	VFMADD231PS  Y13, Y14, Y11
-	VMOVUPS      192(DX), Y12
-	VMOVUPS      224(DX), Y13
+	VMOVUPS      (DX)(SI*1), Y12
+	VMOVUPS      32(DX)(SI*1), Y13
 	VBROADCASTSS 72(CX), Y14
 	VFMADD231PS  Y12, Y14, Y0
 	VFMADD231PS  Y13, Y14, Y1
@@ -108,7 +111,7 @@ loop4:
 	VFMADD231PS  Y12, Y14, Y10
 	VFMADD231PS  Y13, Y14, Y11
 	ADDQ         $0x00000060, CX
-	ADDQ         $0x00000100, DX
+	LEAQ         (DX)(BX*4), DX
 	SUBQ         $0x00000004, AX
 	JMP          loop4
 
@@ -137,16 +140,16 @@ tail:
 	VFMADD231PS  Y12, Y14, Y10
 	VFMADD231PS  Y13, Y14, Y11
 	ADDQ         $0x00000018, CX
-	ADDQ         $0x00000040, DX
+	ADDQ         BX, DX
 	DECQ         AX
 	JMP          tail
 
 store:
-	MOVQ         c+24(FP), AX
-	MOVQ         ldc+32(FP), CX
+	MOVQ         c+32(FP), AX
+	MOVQ         ldc+40(FP), CX
 	SHLQ         $0x02, CX
-	VBROADCASTSS alpha+40(FP), Y12
-	VBROADCASTSS beta+44(FP), Y13
+	VBROADCASTSS alpha+48(FP), Y12
+	VBROADCASTSS beta+52(FP), Y13
 	VMULPS       Y12, Y0, Y0
 	VMULPS       Y12, Y1, Y1
 	VMULPS       Y12, Y2, Y2
@@ -273,6 +276,196 @@ loop1:
 	ADDQ   $0x00000004, AX
 	DECQ   CX
 	JMP    loop1
+
+done:
+	VZEROUPPER
+	RET
+
+// func dwRow3AVX2(out *float32, n int, r0 *float32, r1 *float32, r2 *float32, k *[9]float32)
+// Requires: AVX, FMA3
+TEXT ·dwRow3AVX2(SB), NOSPLIT, $0-48
+	MOVQ         out+0(FP), AX
+	MOVQ         n+8(FP), CX
+	MOVQ         r0+16(FP), DX
+	MOVQ         r1+24(FP), BX
+	MOVQ         r2+32(FP), SI
+	MOVQ         k+40(FP), DI
+	VBROADCASTSS (DI), Y0
+	VBROADCASTSS 4(DI), Y1
+	VBROADCASTSS 8(DI), Y2
+	VBROADCASTSS 12(DI), Y3
+	VBROADCASTSS 16(DI), Y4
+	VBROADCASTSS 20(DI), Y5
+	VBROADCASTSS 24(DI), Y6
+	VBROADCASTSS 28(DI), Y7
+	VBROADCASTSS 32(DI), Y8
+
+loop8:
+	CMPQ        CX, $0x00000008
+	JL          loop1
+	VMULPS      (DX), Y0, Y9
+	VFMADD231PS 4(DX), Y1, Y9
+	VFMADD231PS 8(DX), Y2, Y9
+	VFMADD231PS (BX), Y3, Y9
+	VFMADD231PS 4(BX), Y4, Y9
+	VFMADD231PS 8(BX), Y5, Y9
+	VFMADD231PS (SI), Y6, Y9
+	VFMADD231PS 4(SI), Y7, Y9
+	VFMADD231PS 8(SI), Y8, Y9
+	VMOVUPS     Y9, (AX)
+	ADDQ        $0x00000020, AX
+	ADDQ        $0x00000020, DX
+	ADDQ        $0x00000020, BX
+	ADDQ        $0x00000020, SI
+	SUBQ        $0x00000008, CX
+	JMP         loop8
+
+loop1:
+	TESTQ       CX, CX
+	JE          done
+	VXORPS      X9, X9, X9
+	VMOVSS      (DX), X10
+	VFMADD231SS X10, X0, X9
+	VMOVSS      4(DX), X10
+	VFMADD231SS X10, X1, X9
+	VMOVSS      8(DX), X10
+	VFMADD231SS X10, X2, X9
+	VMOVSS      (BX), X10
+	VFMADD231SS X10, X3, X9
+	VMOVSS      4(BX), X10
+	VFMADD231SS X10, X4, X9
+	VMOVSS      8(BX), X10
+	VFMADD231SS X10, X5, X9
+	VMOVSS      (SI), X10
+	VFMADD231SS X10, X6, X9
+	VMOVSS      4(SI), X10
+	VFMADD231SS X10, X7, X9
+	VMOVSS      8(SI), X10
+	VFMADD231SS X10, X8, X9
+	VMOVSS      X9, (AX)
+	ADDQ        $0x00000004, AX
+	ADDQ        $0x00000004, DX
+	ADDQ        $0x00000004, BX
+	ADDQ        $0x00000004, SI
+	DECQ        CX
+	JMP         loop1
+
+done:
+	VZEROUPPER
+	RET
+
+// func sdotAVX2(x *float32, y *float32, n int) float32
+// Requires: AVX, FMA3, SSE
+TEXT ·sdotAVX2(SB), NOSPLIT, $0-28
+	MOVQ   x+0(FP), AX
+	MOVQ   y+8(FP), CX
+	MOVQ   n+16(FP), DX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+
+dot32:
+	CMPQ        DX, $0x00000020
+	JL          dot8
+	VMOVUPS     (AX), Y4
+	VFMADD231PS (CX), Y4, Y0
+	VMOVUPS     32(AX), Y4
+	VFMADD231PS 32(CX), Y4, Y1
+	VMOVUPS     64(AX), Y4
+	VFMADD231PS 64(CX), Y4, Y2
+	VMOVUPS     96(AX), Y4
+	VFMADD231PS 96(CX), Y4, Y3
+	ADDQ        $0x00000080, AX
+	ADDQ        $0x00000080, CX
+	SUBQ        $0x00000020, DX
+	JMP         dot32
+
+dot8:
+	CMPQ        DX, $0x00000008
+	JL          reduce
+	VMOVUPS     (AX), Y4
+	VFMADD231PS (CX), Y4, Y0
+	ADDQ        $0x00000020, AX
+	ADDQ        $0x00000020, CX
+	SUBQ        $0x00000008, DX
+	JMP         dot8
+
+reduce:
+	VADDPS       Y1, Y0, Y0
+	VADDPS       Y3, Y2, Y2
+	VADDPS       Y2, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPS       X1, X0, X1
+	VMOVHLPS     X1, X1, X0
+	VADDPS       X0, X1, X1
+	VMOVSHDUP    X1, X0
+	VADDSS       X0, X1, X1
+
+dot1:
+	TESTQ       DX, DX
+	JE          done
+	VMOVSS      (AX), X0
+	VFMADD231SS (CX), X0, X1
+	ADDQ        $0x00000004, AX
+	ADDQ        $0x00000004, CX
+	DECQ        DX
+	JMP         dot1
+
+done:
+	VZEROUPPER
+	MOVSS X1, ret+24(FP)
+	RET
+
+// func saxpyAVX2(alpha float32, x *float32, y *float32, n int)
+// Requires: AVX, FMA3
+TEXT ·saxpyAVX2(SB), NOSPLIT, $0-32
+	MOVQ         x+8(FP), AX
+	MOVQ         y+16(FP), CX
+	MOVQ         n+24(FP), DX
+	VBROADCASTSS alpha+0(FP), Y0
+
+axpy32:
+	CMPQ        DX, $0x00000020
+	JL          axpy8
+	VMOVUPS     (CX), Y1
+	VFMADD231PS (AX), Y0, Y1
+	VMOVUPS     Y1, (CX)
+	VMOVUPS     32(CX), Y1
+	VFMADD231PS 32(AX), Y0, Y1
+	VMOVUPS     Y1, 32(CX)
+	VMOVUPS     64(CX), Y1
+	VFMADD231PS 64(AX), Y0, Y1
+	VMOVUPS     Y1, 64(CX)
+	VMOVUPS     96(CX), Y1
+	VFMADD231PS 96(AX), Y0, Y1
+	VMOVUPS     Y1, 96(CX)
+	ADDQ        $0x00000080, AX
+	ADDQ        $0x00000080, CX
+	SUBQ        $0x00000020, DX
+	JMP         axpy32
+
+axpy8:
+	CMPQ        DX, $0x00000008
+	JL          axpy1
+	VMOVUPS     (CX), Y1
+	VFMADD231PS (AX), Y0, Y1
+	VMOVUPS     Y1, (CX)
+	ADDQ        $0x00000020, AX
+	ADDQ        $0x00000020, CX
+	SUBQ        $0x00000008, DX
+	JMP         axpy8
+
+axpy1:
+	TESTQ       DX, DX
+	JE          done
+	VMOVSS      (CX), X1
+	VFMADD231SS (AX), X0, X1
+	VMOVSS      X1, (CX)
+	ADDQ        $0x00000004, AX
+	ADDQ        $0x00000004, CX
+	DECQ        DX
+	JMP         axpy1
 
 done:
 	VZEROUPPER

@@ -5,11 +5,22 @@
 package cpu
 
 // sgemmKernel6x16 computes a 6x16 tile C = alpha*A*B + beta*C with AVX2 and FMA,
-// where A is a packed panel of kc x 6 floats and B a packed panel of kc x 16
-// floats. c points at the tile's top-left element; ldc is C's row stride in
-// elements. When beta is 0, C is not read. kc must be at least 1.
-func sgemmKernel6x16(kc int, a *float32, b *float32, c *float32, ldc int, alpha float32, beta float32)
+// where A is a packed panel of kc x 6 floats and B is kc rows of 16 floats,
+// ldb elements apart (16 when packed). c points at the tile's top-left element;
+// ldc is C's row stride in elements. When beta is 0, C is not read. kc must be
+// at least 1.
+func sgemmKernel6x16(kc int, a *float32, b *float32, ldb int, c *float32, ldc int, alpha float32, beta float32)
 
 // biasClampAVX2 sets x[i] = min(max(x[i]+bias, lo), hi) for the n floats at x,
 // with AVX2. A NaN element stays NaN.
 func biasClampAVX2(x *float32, n int, bias float32, lo float32, hi float32)
+
+// dwRow3AVX2 sets out[o] = sum of k[3i+j]*ri[o+j] (i, j in 0..2) for o < n,
+// reading ri[0..n+1], with AVX2 and FMA.
+func dwRow3AVX2(out *float32, n int, r0 *float32, r1 *float32, r2 *float32, k *[9]float32)
+
+// sdotAVX2 returns the sum of x[i]*y[i] for i < n, with AVX2 and FMA.
+func sdotAVX2(x *float32, y *float32, n int) float32
+
+// saxpyAVX2 sets y[i] += alpha*x[i] for i < n, with AVX2 and FMA.
+func saxpyAVX2(alpha float32, x *float32, y *float32, n int)

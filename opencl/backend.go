@@ -51,11 +51,37 @@ func (Backend) Compile(m *common.Model, opts common.Options) (common.Engine, err
 	if err != nil {
 		return nil, err
 	}
-	return plan.Compile(&device{rt: rt}, m, opts)
+	dev := &device{rt: rt, ft: common.Float32}
+	if useHalf(d.fp16, opts.Precision, forceHalf) {
+		if err := rt.buildHalf(opts.CacheDir); err != nil {
+			return nil, err
+		}
+		dev.half, dev.ft = true, common.Float16
+	}
+	return plan.Compile(dev, m, opts)
+}
+
+// forceHalf makes every engine store float32 tensors as float16, fp16
+// extension or not (the storage path only needs the core vload_half and
+// vstore_half); tests set it.
+var forceHalf bool
+
+// useHalf decides whether an engine stores float32 tensors as float16 on
+// the device: when the caller asks for fp16 and the device has
+// cl_khr_fp16 (or tests force it).
+func useHalf(deviceFP16 bool, p common.Precision, force bool) bool {
+	return force || (p == common.PrecisionFP16 && deviceFP16)
 }
 
 // device adapts a runtime to plan.Backend.
-type device struct{ rt *runtime }
+type device struct {
+	rt   *runtime
+	half bool         // float32 tensors are stored as float16
+	ft   common.DType // storage type of float32 tensors
+}
+
+// HalfFloats implements plan.HalfStorer.
+func (d *device) HalfFloats() bool { return d.half }
 
 func (d *device) Name() string { return Name }
 
@@ -84,10 +110,14 @@ func (d *device) Prepare(n *common.Node, in, out []*plan.Operand) (plan.Kernel, 
 	if len(in) == 0 || in[0] == nil || len(out) == 0 || out[0] == nil {
 		return nil, unsupported("%s without its first input or output", n.OpType)
 	}
+	if d.half {
+		in, out = halfOperands(in), halfOperands(out)
+	}
 	k, err := prep(d, n, in, out)
 	if err != nil {
 		return nil, err
 	}
+	k.half = d.half
 	return k, nil
 }
 
@@ -100,4 +130,23 @@ func (d *device) NewArena(n int64) (plan.Arena, error) {
 		return nil, err
 	}
 	return &arena{rt: d.rt, mem: m, size: n}, nil
+}
+
+// ConstInputs implements plan.ConstInputer: the inputs whose values the
+// kernels need when they are prepared.
+func (d *device) ConstInputs(n *common.Node) []int { return constInputs(n) }
+
+// halfOperands returns ops with float32 operands retyped as the float16
+// they are stored as.
+func halfOperands(ops []*plan.Operand) []*plan.Operand {
+	out := make([]*plan.Operand, len(ops))
+	for i, o := range ops {
+		if o != nil && o.DType == common.Float32 {
+			c := *o
+			c.DType = common.Float16
+			o = &c
+		}
+		out[i] = o
+	}
+	return out
 }

@@ -104,7 +104,28 @@ type runtime struct {
 	ctx   contextH
 	queue queueH
 	prog  programH
-	mu    sync.Mutex // serializes enqueues from different engines
+	// progHalf is the program built with ACCEL_HALF (float32 tensors
+	// stored as float16), made on first use.
+	progHalf programH
+	mu       sync.Mutex // serializes enqueues from different engines
+}
+
+// halfOptions build the fp16-storage program.
+const halfOptions = buildOptions + " -DACCEL_HALF"
+
+// buildHalf builds the fp16-storage program once.
+func (rt *runtime) buildHalf(cacheDir string) error {
+	rtMu.Lock()
+	defer rtMu.Unlock()
+	if rt.progHalf != nil {
+		return nil
+	}
+	p, err := buildProgram(rt.ctx, rt.dev, cacheDir, halfOptions)
+	if err != nil {
+		return err
+	}
+	rt.progHalf = p
+	return nil
 }
 
 var (
@@ -122,7 +143,7 @@ func runtimeFor(d *devInfo, cacheDir string) (*runtime, error) {
 	if err != nil {
 		return nil, err
 	}
-	prog, err := buildProgram(ctx, d, cacheDir)
+	prog, err := buildProgram(ctx, d, cacheDir, buildOptions)
 	if err != nil {
 		releaseQueueContext(q, ctx)
 		return nil, err
@@ -134,9 +155,9 @@ func runtimeFor(d *devInfo, cacheDir string) (*runtime, error) {
 
 // buildProgram builds the kernels, from a cached binary when one matches
 // the source, options, device and driver.
-func buildProgram(ctx contextH, d *devInfo, cacheDir string) (programH, error) {
+func buildProgram(ctx contextH, d *devInfo, cacheDir, options string) (programH, error) {
 	h := sha256.New()
-	for _, s := range []string{kernelSource, buildOptions, d.platformName, d.platformVer, d.name, d.version, d.driver} {
+	for _, s := range []string{kernelSource, options, d.platformName, d.platformVer, d.name, d.version, d.driver} {
 		h.Write([]byte(s))
 		h.Write([]byte{0})
 	}
@@ -146,12 +167,12 @@ func buildProgram(ctx contextH, d *devInfo, cacheDir string) (programH, error) {
 	if dir != "" {
 		path = filepath.Join(dir, key+".bin")
 		if bin, err := os.ReadFile(path); err == nil && len(bin) > 0 {
-			if p, err := buildBinary(ctx, d.id, bin, buildOptions); err == nil {
+			if p, err := buildBinary(ctx, d.id, bin, options); err == nil {
 				return p, nil
 			}
 		}
 	}
-	p, err := buildSource(ctx, d.id, kernelSource, buildOptions)
+	p, err := buildSource(ctx, d.id, kernelSource, options)
 	if err != nil {
 		return nil, fmt.Errorf("opencl: building kernels for %s: %w", d.name, err)
 	}

@@ -15,9 +15,22 @@
 // keyed by source hash, options, device and driver version.
 //
 // Engines are built by common/plan: nodes with an OpenCL kernel (float32
-// Conv, Gemm, MatMul, elementwise and activations, pools, Softmax,
-// Transpose, Concat, BatchNormalization, and the fused Conv/Gemm
-// activation) run on the device, everything else on the CPU engine.
+// Conv, with 1x1, 3x3 stride-1 and depthwise fast paths, Gemm, MatMul,
+// elementwise and activations, pools, Softmax, BatchNormalization,
+// LayerNormalization, InstanceNormalization, Resize in nearest, linear
+// and cubic modes, the Reduce ops; Transpose, Concat, Slice, Split, Pad
+// and Gather of any 1/2/4/8-byte type; Cast between float32, int32,
+// int64, bool and uint8; and the fused Conv/Gemm activation) run on the
+// device, everything else on the CPU engine. Shape-like inputs (Slice
+// starts, Pad pads, Resize scales, Reduce axes) must be known when the
+// plan is made: initializers, or small values the plan records and checks
+// on each run. Gather indices read on the device are not range-checked
+// there: out-of-range ones give zeros (constant indices are checked).
+//
+// With Options.Precision set to PrecisionFP16 on a device that has
+// cl_khr_fp16, float32 tensors are stored as float16 in device memory
+// (half the memory and bandwidth; kernels compute in float32 and round on
+// every store); other devices keep float32.
 // Each engine owns one device arena and a small parameter buffer per
 // device step; Close frees them. Run serializes calls on one engine;
 // tensors it returns are Go memory the caller owns.

@@ -24,6 +24,7 @@ type kernel struct {
 	rt      *runtime
 	specs   []launchSpec
 	inPlace int
+	half    bool // built from the fp16-storage program
 	objs    []kernelH
 	mems    []memH
 }
@@ -75,7 +76,11 @@ func (k *kernel) Bind(a plan.Arena, in, out []int64) (plan.Launch, error) {
 			k.Release()
 			return nil, err
 		}
-		kh, err := newKernel(k.rt.prog, s.name)
+		prog := k.rt.prog
+		if k.half {
+			prog = k.rt.progHalf
+		}
+		kh, err := newKernel(prog, s.name)
 		if err != nil {
 			k.Release()
 			return nil, err
@@ -224,13 +229,4 @@ func broadcastStrides(in, out common.Shape) []int {
 		acc *= in[i]
 	}
 	return st
-}
-
-func isF32(ops ...*plan.Operand) bool {
-	for _, o := range ops {
-		if o != nil && o.DType != common.Float32 {
-			return false
-		}
-	}
-	return true
 }

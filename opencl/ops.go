@@ -55,8 +55,8 @@ func supportedTypes(n *common.Node, in []common.TypeInfo) (bool, string) {
 		case n.OpType == "Clip" && i > 0:
 			// bounds: float32 constants, checked in Prepare
 		default:
-			if t.DType != common.Float32 {
-				return false, fmt.Sprintf("input %d is %v; device kernels are float32", i, t.DType)
+			if ok, why := typeOK(n.OpType, i, t.DType); !ok {
+				return false, why
 			}
 		}
 	}
@@ -96,7 +96,7 @@ func prepBinary(d *device, n *common.Node, in, out []*plan.Operand) (*kernel, er
 	if len(in) != 2 || in[0] == nil || in[1] == nil {
 		return nil, unsupported("%s with %d inputs", n.OpType, len(in))
 	}
-	if n.OpType == "Pow" && !isF32(in[1]) {
+	if n.OpType == "Pow" && in[1].DType != d.ft {
 		return nil, unsupported("Pow exponent type")
 	}
 	if (n.OpType == "Add" || n.OpType == "Sub" || n.OpType == "Mul" || n.OpType == "Div") && n.Opset < 7 && n.HasAttr("broadcast") {
@@ -142,7 +142,8 @@ type gemmSpec struct {
 	alpha, beta                    float32
 	act                            int32
 	actA, actB                     float32
-	a, b, c, y                     int // operand indices: in[a], in[b], in[c] (-1), out[y]
+	a, b, c, y                     int          // operand indices: in[a], in[b], in[c] (-1), out[y]
+	ft                             common.DType // storage type of the float tensors
 	aExtra, bExtra, cExtra, yExtra int64
 }
 
@@ -152,11 +153,11 @@ func gemmLaunch(g gemmSpec) launchSpec {
 		params: func(in, out []int64) []int32 {
 			coff := int32(-1)
 			if g.c >= 0 {
-				coff = elem(in[g.c], common.Float32) + int32(g.cExtra)
+				coff = elem(in[g.c], g.ft) + int32(g.cExtra)
 			}
 			return []int32{int32(g.m), int32(g.n), int32(g.k),
-				elem(in[g.a], common.Float32) + int32(g.aExtra), elem(in[g.b], common.Float32) + int32(g.bExtra), coff,
-				elem(out[g.y], common.Float32) + int32(g.yExtra),
+				elem(in[g.a], g.ft) + int32(g.aExtra), elem(in[g.b], g.ft) + int32(g.bExtra), coff,
+				elem(out[g.y], g.ft) + int32(g.yExtra),
 				int32(g.aBS), int32(g.aSM), int32(g.aSK), int32(g.bBS), int32(g.bSK), int32(g.bSN),
 				int32(g.cSM), int32(g.cSN), int32(g.yBS), fbits(g.alpha), fbits(g.beta), g.act, fbits(g.actA), fbits(g.actB)}
 		}}
@@ -194,7 +195,7 @@ func prepMatMul(d *device, n *common.Node, in, out []*plan.Operand) (*kernel, er
 	if y.Shape.Size() != batch*m*nn {
 		return nil, unsupported("MatMul batch broadcast %v x %v", a.Shape, b.Shape)
 	}
-	g := gemmSpec{m: m, n: nn, k: k, batch: batch, aSM: k, aSK: 1, bSK: nn, bSN: 1, yBS: m * nn, alpha: 1, c: -1, b: 1}
+	g := gemmSpec{ft: d.ft, m: m, n: nn, k: k, batch: batch, aSM: k, aSK: 1, bSK: nn, bSN: 1, yBS: m * nn, alpha: 1, c: -1, b: 1}
 	if ab == batch {
 		g.aBS = m * k
 	} else if ab != 1 {
@@ -221,7 +222,7 @@ func prepGemm(d *device, n *common.Node, in, out []*plan.Operand) (*kernel, erro
 	}
 	ta, tb := n.AttrInt("transA", 0) != 0, n.AttrInt("transB", 0) != 0
 	m, k := a.Shape[0], a.Shape[1]
-	g := gemmSpec{aSM: k, aSK: 1, batch: 1, alpha: n.AttrFloat("alpha", 1), beta: n.AttrFloat("beta", 1), b: 1, c: -1}
+	g := gemmSpec{ft: d.ft, aSM: k, aSK: 1, batch: 1, alpha: n.AttrFloat("alpha", 1), beta: n.AttrFloat("beta", 1), b: 1, c: -1}
 	if ta {
 		m, k = k, m
 		g.aSM, g.aSK = 1, m
@@ -359,20 +360,37 @@ func prepConv(d *device, n *common.Node, in, out []*plan.Operand) (*kernel, erro
 	hasB := len(in) > 2 && in[2] != nil
 	// 1x1, stride 1, no padding, one group: a GEMM per image.
 	if win.kh == 1 && win.kw == 1 && win.sh == 1 && win.sw == 1 && win.ph+win.pw+win.peh+win.pew == 0 && grp == 1 && !hasB {
-		g := gemmSpec{m: OC, n: OH * OW, k: C, batch: N, aSM: C, aSK: 1, bBS: C * H * W, bSK: H * W, bSN: 1,
+		g := gemmSpec{ft: d.ft, m: OC, n: OH * OW, k: C, batch: N, aSM: C, aSK: 1, bBS: C * H * W, bSK: H * W, bSN: 1,
 			yBS: OC * OH * OW, alpha: 1, a: 1, b: 0, c: -1, act: act, actA: aa, actB: ab}
 		return &kernel{rt: d.rt, inPlace: -1, specs: []launchSpec{gemmLaunch(g)}}, nil
 	}
 	cnt := y.Shape.Size()
-	return &kernel{rt: d.rt, inPlace: -1, specs: one("conv2d", cnt, func(i, o []int64) []int32 {
+	name := convKernel(win, len(x.Shape), C, grp)
+	if name == "conv3x3" {
+		cnt = N * OC * OH * ((OW + 3) / 4)
+	}
+	return &kernel{rt: d.rt, inPlace: -1, specs: one(name, cnt, func(i, o []int64) []int32 {
 		boff := int32(-1)
 		if hasB {
-			boff = elem(i[2], common.Float32)
+			boff = elem(i[2], d.ft)
 		}
 		return []int32{int32(N), int32(C), int32(H), int32(W), int32(OC), int32(OH), int32(OW), int32(win.kh), int32(win.kw),
 			int32(win.sh), int32(win.sw), int32(win.ph), int32(win.pw), int32(win.dh), int32(win.dw), int32(grp),
-			elem(i[0], common.Float32), elem(i[1], common.Float32), boff, elem(o[0], common.Float32), act, fbits(aa), fbits(ab)}
+			elem(i[0], d.ft), elem(i[1], d.ft), boff, elem(o[0], d.ft), act, fbits(aa), fbits(ab)}
 	})}, nil
+}
+
+// convKernel picks the direct convolution kernel: the 3x3 stride-1 one
+// (4 outputs per work item), the depthwise one (one input channel per
+// group), or the general one.
+func convKernel(w window, rank, C, group int) string {
+	switch {
+	case rank == 4 && w.kh == 3 && w.kw == 3 && w.sh == 1 && w.sw == 1 && w.dh == 1 && w.dw == 1:
+		return "conv3x3"
+	case group == C:
+		return "dwconv"
+	}
+	return "conv2d"
 }
 
 func prepPool(d *device, n *common.Node, in, out []*plan.Operand) (*kernel, error) {
@@ -419,7 +437,7 @@ func prepPool(d *device, n *common.Node, in, out []*plan.Operand) (*kernel, erro
 	cnt := y.Shape.Size()
 	return &kernel{rt: d.rt, inPlace: -1, specs: one("pool2d", cnt, func(i, o []int64) []int32 {
 		return []int32{int32(NC), int32(H), int32(W), int32(OH), int32(OW), int32(win.kh), int32(win.kw), int32(win.sh), int32(win.sw),
-			int32(win.ph), int32(win.pw), int32(win.dh), int32(win.dw), mode, elem(i[0], common.Float32), elem(o[0], common.Float32),
+			int32(win.ph), int32(win.pw), int32(win.dh), int32(win.dw), mode, elem(i[0], d.ft), elem(o[0], d.ft),
 			int32(win.peh), int32(win.pew)}
 	})}, nil
 }
@@ -439,7 +457,7 @@ func prepGlobalPool(d *device, n *common.Node, in, out []*plan.Operand) (*kernel
 		return nil, unsupported("empty spatial dims")
 	}
 	return &kernel{rt: d.rt, inPlace: -1, specs: one("gpool", NC, func(i, o []int64) []int32 {
-		return []int32{int32(NC), int32(HW), elem(i[0], common.Float32), elem(o[0], common.Float32), mode}
+		return []int32{int32(NC), int32(HW), elem(i[0], d.ft), elem(o[0], d.ft), mode}
 	})}, nil
 }
 
@@ -470,7 +488,7 @@ func prepSoftmax(d *device, n *common.Node, in, out []*plan.Operand) (*kernel, e
 		return nil, unsupported("empty softmax axis")
 	}
 	return &kernel{rt: d.rt, inPlace: 0, specs: one("softmax", outer*inner, func(i, o []int64) []int32 {
-		return []int32{int32(outer), int32(L), int32(inner), elem(i[0], common.Float32), elem(o[0], common.Float32), lg}
+		return []int32{int32(outer), int32(L), int32(inner), elem(i[0], d.ft), elem(o[0], d.ft), lg}
 	})}, nil
 }
 
@@ -579,7 +597,7 @@ func prepBatchNorm(d *device, n *common.Node, in, out []*plan.Operand) (*kernel,
 	C, inner, cnt := x.Shape[1], common.Shape(x.Shape[2:]).Size(), x.Shape.Size()
 	eps := n.AttrFloat("epsilon", 1e-5)
 	return &kernel{rt: d.rt, inPlace: 0, specs: one("batchnorm", cnt, func(i, o []int64) []int32 {
-		f := func(j int) int32 { return elem(i[j], common.Float32) }
-		return []int32{int32(cnt), int32(C), int32(inner), f(0), f(1), f(2), f(3), f(4), elem(o[0], common.Float32), fbits(eps)}
+		f := func(j int) int32 { return elem(i[j], d.ft) }
+		return []int32{int32(cnt), int32(C), int32(inner), f(0), f(1), f(2), f(3), f(4), elem(o[0], d.ft), fbits(eps)}
 	})}, nil
 }

@@ -77,6 +77,17 @@ type InPlacer interface {
 	InPlace() int
 }
 
+// ConstInputer is implemented by backends whose kernels need the values
+// of some inputs when they are prepared (Slice starts, Pad pads, Resize
+// scales). For those inputs, a small tensor (at most 64 elements) that is
+// a run input or computed on the CPU is given to Prepare as Operand.Const;
+// the plan records the value and is made again when a later run brings a
+// different one.
+type ConstInputer interface {
+	// ConstInputs returns the indexes of n's inputs it wants as constants.
+	ConstInputs(n *common.Node) []int
+}
+
 // Releaser is implemented by kernels that hold device objects to free
 // when the plan is dropped.
 type Releaser interface{ Release() }

@@ -20,7 +20,10 @@ type Plan struct {
 	steps  []step
 	roots  []*root
 	expect map[string]*Operand // shapes of values produced on the CPU
-	host   map[string]bool     // host values an output may be read from
+	// inConst are run inputs whose values device kernels were prepared
+	// with (ConstInputer); a run with other values is planned again.
+	inConst map[string]*common.Tensor
+	host    map[string]bool // host values an output may be read from
 
 	gen      int // arena generation the launches are bound to
 	launches []Launch
@@ -81,7 +84,7 @@ func isIntType(d common.DType) bool {
 // build plans one signature from the values a CPU run computed.
 func (e *Engine) build(inputs, vals map[string]common.Value) (*Plan, error) {
 	g := e.model.Graph
-	p := &Plan{expect: map[string]*Operand{}, host: map[string]bool{}}
+	p := &Plan{expect: map[string]*Operand{}, host: map[string]bool{}, inConst: map[string]*common.Tensor{}}
 	lastUse := map[string]int{}
 	for i, n := range e.order {
 		for _, name := range graph.NodeReads(n) {
@@ -141,14 +144,14 @@ func (e *Engine) build(inputs, vals map[string]common.Value) (*Plan, error) {
 			return nil, fmt.Errorf("%w: value %q has no tensor for the device", common.ErrInvalidModel, name)
 		}
 		if off, ok := e.weights[name]; ok {
-			d := &dval{op: op, root: &root{bytes: op.Bytes(), off: off, weight: true, first: -1, aliases: []string{name}}}
+			d := &dval{op: op, root: &root{bytes: e.devBytes(op), off: off, weight: true, first: -1, aliases: []string{name}}}
 			dev[name] = d
 			return d, nil
 		}
 		if !onHost[name] {
 			return nil, fmt.Errorf("%w: value %q is neither on the host nor on the device", common.ErrInvalidModel, name)
 		}
-		d := &dval{op: op, root: newRoot(op.Bytes(), name)}
+		d := &dval{op: op, root: newRoot(e.devBytes(op), name)}
 		dev[name] = d
 		p.steps = append(p.steps, step{kind: stepUpload, name: name, dv: d})
 		return d, nil
@@ -223,6 +226,9 @@ func (e *Engine) build(inputs, vals map[string]common.Value) (*Plan, error) {
 				tensorsOnly = false
 			}
 		}
+		if tensorsOnly {
+			e.constInputs(p, n, ins, inputs, value, consts)
+		}
 		if !tensorsOnly {
 			place.Reason = "non-tensor or unknown values"
 		} else {
@@ -269,13 +275,13 @@ func (e *Engine) build(inputs, vals map[string]common.Value) (*Plan, error) {
 				var r *root
 				if j == 0 && inPlace >= 0 && inPlace < len(st.in) && st.in[inPlace] != nil {
 					src := st.in[inPlace]
-					if src.root.bytes == outs[0].Bytes() && rootDead(src.root, i) && countUses(st.in, src.root) == 1 {
+					if src.root.bytes == e.devBytes(outs[0]) && rootDead(src.root, i) && countUses(st.in, src.root) == 1 {
 						r = src.root
 						r.aliases = append(r.aliases, name)
 					}
 				}
 				if r == nil {
-					r = newRoot(outs[j].Bytes(), name)
+					r = newRoot(e.devBytes(outs[j]), name)
 				}
 				d := &dval{op: outs[j], root: r}
 				dev[name] = d
@@ -420,4 +426,35 @@ func (p *Plan) release() {
 		}
 	}
 	p.launches = nil
+}
+
+// constInputs gives the inputs a ConstInputer backend wants as constants
+// their values, where they are small run inputs or values computed on the
+// CPU, and records them so that exec can tell when they change.
+func (e *Engine) constInputs(p *Plan, n *common.Node, ins []*Operand, inputs map[string]common.Value,
+	value func(string) common.Value, consts map[string]*common.Tensor) {
+	ci, ok := e.be.(ConstInputer)
+	if !ok {
+		return
+	}
+	for _, j := range ci.ConstInputs(n) {
+		if j < 0 || j >= len(ins) || ins[j] == nil || ins[j].Const != nil {
+			continue
+		}
+		name := n.Inputs[j]
+		t, ok := value(name).(*common.Tensor)
+		if !ok || t == nil || t.Len() > maxLearnedConst {
+			continue
+		}
+		if _, isInput := inputs[name]; isInput {
+			t = t.Clone()
+			p.inConst[name] = t
+		} else if want, onCPU := p.expect[name]; onCPU {
+			want.Const = t
+		} else {
+			continue // produced on the device: not known at plan time
+		}
+		consts[name] = t
+		ins[j].Const = t
+	}
 }

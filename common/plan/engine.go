@@ -44,6 +44,7 @@ type Engine struct {
 	weights     map[string]int64
 	weightBytes int64
 	closed      bool
+	half        bool // float32 values are float16 on the device (HalfStorer)
 }
 
 // Compile builds an engine for m on be. It runs the graph passes (unless
@@ -71,6 +72,9 @@ func Compile(be Backend, m *common.Model, opts common.Options) (*Engine, error) 
 	}
 	e := &Engine{be: be, opts: opts, lim: lim, model: m, order: order,
 		hostEngs: map[*common.Node]*cpu.Engine{}, plans: map[string]*Plan{}, weights: map[string]int64{}}
+	if hs, isHS := be.(HalfStorer); isHS {
+		e.half = hs.HalfFloats()
+	}
 	ok := false
 	defer func() {
 		if !ok {
@@ -356,7 +360,7 @@ func (e *Engine) layoutWeights() {
 	for _, name := range names {
 		t := g.Initializers[name]
 		e.weights[name] = off
-		off = align(off + int64(t.Len())*int64(ElemSize(t.DType())))
+		off = align(off + int64(t.Len())*int64(e.storeSize(t.DType())))
 	}
 	e.weightBytes = off
 }
@@ -380,7 +384,7 @@ func (e *Engine) ensureArena(act int64) error {
 	}
 	g := e.model.Graph
 	for name, off := range e.weights {
-		b, err := RawBytes(g.Initializers[name])
+		b, err := e.deviceBytes(g.Initializers[name])
 		if err != nil {
 			a.Close()
 			return err

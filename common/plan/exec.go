@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 
@@ -59,6 +60,12 @@ func (e *Engine) exec(ctx context.Context, p *Plan, inputs map[string]common.Val
 	if err := e.bind(p); err != nil {
 		return nil, err
 	}
+	for name, want := range p.inConst {
+		t, ok := inputs[name].(*common.Tensor)
+		if !ok || !sameValues(t, want) {
+			return nil, errReplan
+		}
+	}
 	g := e.model.Graph
 	host := make(map[string]common.Value, len(inputs)+8)
 	for k, v := range inputs {
@@ -85,7 +92,7 @@ func (e *Engine) exec(ctx context.Context, p *Plan, inputs map[string]common.Val
 			if !ok || t == nil || t.DType() != st.dv.op.DType || !t.Shape().Equal(st.dv.op.Shape) {
 				return nil, errReplan
 			}
-			b, err := RawBytes(t)
+			b, err := e.deviceBytes(t)
 			if err != nil {
 				return nil, err
 			}
@@ -95,15 +102,9 @@ func (e *Engine) exec(ctx context.Context, p *Plan, inputs map[string]common.Val
 				}
 			}
 		case stepDownload:
-			t := common.Zeros(st.dv.op.DType, st.dv.op.Shape)
-			b, err := RawBytes(t)
+			t, err := e.readTensor(e.offset(st.dv), st.dv.op.DType, st.dv.op.Shape)
 			if err != nil {
-				return nil, err
-			}
-			if len(b) > 0 {
-				if err := e.arena.Read(e.offset(st.dv), b); err != nil {
-					return nil, fmt.Errorf("downloading %q: %w", st.name, err)
-				}
+				return nil, fmt.Errorf("downloading %q: %w", st.name, err)
 			}
 			host[st.name] = t
 		case stepDevice:
@@ -170,7 +171,7 @@ func (e *Engine) runHost(ctx context.Context, p *Plan, n *common.Node, lookup fu
 			if !ok || t.DType() != want.DType || !t.Shape().Equal(want.Shape) {
 				return errReplan
 			}
-			if want.Const != nil && !sameInts(t, want.Const) {
+			if want.Const != nil && !sameValues(t, want.Const) {
 				return errReplan
 			}
 		}
@@ -181,14 +182,12 @@ func (e *Engine) runHost(ctx context.Context, p *Plan, n *common.Node, lookup fu
 	return nil
 }
 
-func sameInts(a, b *common.Tensor) bool {
-	if a.Len() != b.Len() {
+// sameValues reports whether a and b hold the same dtype, shape and bits.
+func sameValues(a, b *common.Tensor) bool {
+	if a == nil || b == nil || a.DType() != b.DType() || !a.Shape().Equal(b.Shape()) {
 		return false
 	}
-	for i := 0; i < a.Len(); i++ {
-		if a.Int(i) != b.Int(i) {
-			return false
-		}
-	}
-	return true
+	ab, err1 := RawBytes(a)
+	bb, err2 := RawBytes(b)
+	return err1 == nil && err2 == nil && bytes.Equal(ab, bb)
 }
