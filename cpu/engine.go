@@ -196,7 +196,7 @@ func (e *Engine) compileGraph(g *common.Graph, outer map[string]bool, depth int)
 	cg := &compiledGraph{g: g, order: order, lastUse: map[string]int{}, outSet: map[string]bool{}}
 	var unsupported []error
 	var scope map[string]bool
-	for i, n := range order {
+	for _, n := range order {
 		k, ok := kernels[n.OpType]
 		if !ok || (n.Domain != "" && n.Domain != "ai.onnx") {
 			unsupported = append(unsupported, &common.UnsupportedError{Op: n.OpType, Domain: n.Domain, Opset: n.Opset, Backend: Name, Node: n.Name})
@@ -209,7 +209,7 @@ func (e *Engine) compileGraph(g *common.Graph, outer map[string]bool, depth int)
 		}
 		cg.steps = append(cg.steps, step{node: n, k: k})
 		for _, name := range graph.NodeReads(n) {
-			cg.lastUse[name] = i
+			cg.lastUse[name] = len(cg.steps) - 1
 		}
 		for _, sg := range n.Subgraphs() {
 			if scope == nil {
