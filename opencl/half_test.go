@@ -43,6 +43,7 @@ func halfCases(rng *rand.Rand) []opCase {
 		{name: "add", op: "Add", opset: 13, inputs: []*common.Tensor{randT(rng, 2, 3, 5), randT(rng, 3, 1)}},
 		{name: "transpose", op: "Transpose", opset: 13, inputs: []*common.Tensor{randT(rng, 3, 5, 2)}},
 		{name: "slice", op: "Slice", opset: 13, inputs: []*common.Tensor{randT(rng, 6, 5), i64(common.Shape{1}, 1), i64(common.Shape{1}, 4)}, consts: []bool{false, true, true}},
+		{name: "pad_value", op: "Pad", opset: 13, inputs: []*common.Tensor{randT(rng, 3, 4), i64(common.Shape{4}, 1, 0, 0, 2), f32(nil, 0.75)}, consts: []bool{false, true, true}},
 		{name: "layernorm", op: "LayerNormalization", opset: 17, inputs: []*common.Tensor{randT(rng, 4, 33), randT(rng, 33), randT(rng, 33)}, consts: []bool{false, true, true}},
 		{name: "reduce_mean", op: "ReduceMean", opset: 13, attrs: map[string]*common.Attribute{"axes": ints("axes", 1)}, inputs: []*common.Tensor{randT(rng, 4, 9)}},
 		{name: "resize", op: "Resize", opset: 13, attrs: map[string]*common.Attribute{"mode": strAttr("mode", "linear")},

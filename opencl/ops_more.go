@@ -232,6 +232,9 @@ func prepSlice(d *device, n *common.Node, in, out []*plan.Operand) (*kernel, err
 			return nil, fmt.Errorf("%w: Slice step 0 on axis %d", common.ErrInvalidModel, a)
 		}
 		dim := int64(x.Shape[a])
+		// A step longer than the axis takes at most one element: clamp
+		// it so that the arithmetic below cannot overflow.
+		step = max(min(step, dim+1), -(dim + 1))
 		s, e := starts[i], ends[i]
 		if s < 0 {
 			s += dim
@@ -338,15 +341,21 @@ func prepPad(d *device, n *common.Node, in, out []*plan.Operand) (*kernel, error
 			if c == nil {
 				return nil, unsupported("Pad constant_value is not a constant")
 			}
-			if c.Len() != 1 || c.DType() != x.DType {
-				return nil, fmt.Errorf("%w: Pad constant_value must be one %v", common.ErrShape, x.DType)
-			}
-			b, err := plan.RawBytes(c)
-			if err != nil {
-				return nil, err
-			}
-			for i := len(b) - 1; i >= 0; i-- {
-				bits = bits<<8 | uint64(b[i])
+			switch {
+			case c.Len() != 1:
+				return nil, fmt.Errorf("%w: Pad constant_value must be one value, got %v", common.ErrShape, c.Shape())
+			case d.half && x.DType == common.Float16 && c.DType() == common.Float32:
+				bits = uint64(common.F16From(common.Data[float32](c)[0]))
+			case c.DType() != x.DType:
+				return nil, fmt.Errorf("%w: Pad constant_value is %v for %v data", common.ErrShape, c.DType(), x.DType)
+			default:
+				b, err := plan.RawBytes(c)
+				if err != nil {
+					return nil, err
+				}
+				for i := len(b) - 1; i >= 0; i-- {
+					bits = bits<<8 | uint64(b[i])
+				}
 			}
 		}
 		if len(in) > 3 && in[3] != nil {
@@ -495,7 +504,9 @@ func prepReduce(d *device, n *common.Node, in, out []*plan.Operand) (*kernel, er
 	for _, v := range rd {
 		rcount *= int(v)
 	}
-	if rcount == 0 || cnt*rcount != x.Shape.Size() {
+	// An empty reduction gives the mode's identity (0, 1, -inf, +inf);
+	// the mean of nothing is left to the CPU.
+	if (rcount == 0 && n.OpType == "ReduceMean") || cnt*rcount != x.Shape.Size() {
 		return nil, unsupported("%s of %v into %v", n.OpType, x.Shape, y.Shape)
 	}
 	pad := func(v []int32, def int32) []int32 {
