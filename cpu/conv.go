@@ -219,7 +219,7 @@ func convKernel(c *Ctx, n *common.Node, in []*common.Tensor) ([]*common.Tensor, 
 	if y.Len() == 0 {
 		return []*common.Tensor{y}, nil
 	}
-	if !g.direct() && !(x.DType() == common.Float32 && g.depthwise3x3()) {
+	if !g.direct() && !(x.DType() == common.Float32 && (g.depthwise3x3() || g.implicitConv())) {
 		if _, err := c.Check(x.DType(), common.Shape{c.Threads(), g.cin / g.group * g.kSize, g.outSize}); err != nil {
 			return nil, err
 		}
@@ -252,17 +252,23 @@ func convKernel(c *Ctx, n *common.Node, in []*common.Tensor) ([]*common.Tensor, 
 				}
 			}
 		}
-		gemm := sgemmEpi
+		var pre []float32
 		if g.group == 1 {
-			if pre := prepacked(c, w, g.cout, g.cin*g.kSize); pre != nil {
-				// One group: every product's A is the whole weight.
-				gemm = func(cc *Ctx, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, cOut []float32, ldc int, epi func(i0, rows, j0, cols int)) {
-					if m*n*k <= gemmSmall {
-						sgemmEpi(cc, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, cOut, ldc, epi)
-						return
-					}
-					sgemmPacked(gemmK, cc, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, cOut, ldc, pre, epi)
+			pre = prepacked(c, w, g.cout, g.cin*g.kSize)
+		}
+		if g.implicitConv() {
+			convImplicit32(c, g, common.Data[float32](x), common.Data[float32](w), pre, post, yd)
+			break
+		}
+		gemm := sgemmEpi
+		if pre != nil {
+			// One group: every product's A is the whole weight.
+			gemm = func(cc *Ctx, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, cOut []float32, ldc int, epi func(i0, rows, j0, cols int)) {
+				if m*n*k <= gemmSmall {
+					sgemmEpi(cc, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, cOut, ldc, epi)
+					return
 				}
+				sgemmPacked(gemmK, cc, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, cOut, ldc, &gemmExtra{preA: pre, epi: epi})
 			}
 		}
 		convForward(c, g, common.Data[float32](x), common.Data[float32](w), yd, gemm, post, &colBufs32)

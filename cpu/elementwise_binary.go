@@ -24,6 +24,9 @@ type bcast struct {
 // newBcast plans the broadcast of shapes. The output size is checked for
 // overflow only; callers allocate the output with c.Alloc.
 func newBcast(shapes ...common.Shape) (*bcast, error) {
+	if p := flatBcast(shapes); p != nil {
+		return p, nil
+	}
 	out, err := BroadcastShape(shapes...)
 	if err != nil {
 		return nil, err
@@ -80,6 +83,34 @@ func newBcast(shapes ...common.Shape) (*bcast, error) {
 		p.outer[len(dims)-1-j] = dims[j]
 	}
 	return p, nil
+}
+
+// flatBcast plans the common case without a general plan: every input
+// has the output's shape or is one element of no higher rank. It returns
+// nil for any other case.
+func flatBcast(shapes []common.Shape) *bcast {
+	var out common.Shape
+	for _, s := range shapes {
+		if len(s) > len(out) || (len(s) == len(out) && out.Size() == 1) {
+			out = s
+		}
+	}
+	total := out.Size()
+	for _, s := range shapes {
+		if !s.Equal(out) && (len(s) > len(out) || s.Size() != 1) {
+			return nil
+		}
+		if _, err := s.NumElements(0); err != nil {
+			return nil
+		}
+	}
+	p := &bcast{shape: out.Clone(), total: total, inner: max(total, 1), istr: make([]int, len(shapes)), ostr: make([][]int, len(shapes))}
+	for k, s := range shapes {
+		if s.Equal(out) && total > 1 {
+			p.istr[k] = 1
+		}
+	}
+	return p
 }
 
 // run calls fn for consecutive segments of the output, in parallel for

@@ -1,14 +1,17 @@
 package cpu
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"reflect"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/accel-go/accel/common"
 	"github.com/accel-go/accel/common/graph"
@@ -53,6 +56,11 @@ type Engine struct {
 	// them are copied so callers cannot corrupt the model.
 	owned map[uintptr]bool
 
+	// bufs keeps the backing slices of intermediate values between steps
+	// and runs; states reuses per-run bookkeeping.
+	bufs   *bufPool
+	states sync.Pool
+
 	closeOnce sync.Once
 
 	profMu   sync.Mutex
@@ -67,13 +75,23 @@ type compiledGraph struct {
 	// only the graph outputs read it.
 	lastUse map[string]int
 	outSet  map[string]bool
+	// scopes reuses value maps between runs of the graph.
+	scopes sync.Pool
 }
 
 type step struct {
 	node *common.Node
 	k    kernelEntry
-	// frees lists the values whose last reader is this step.
-	frees []string
+	// frees lists the values whose last reader is this step (or, for
+	// values nothing reads, their producer).
+	frees []freeName
+}
+
+type freeName struct {
+	name string
+	// local: a step of this graph produced the value (so its buffers are
+	// counted by this graph's run and released here).
+	local bool
 }
 
 // Compile builds a CPU engine for m.
@@ -95,6 +113,7 @@ func Compile(m *common.Model, opts common.Options) (*Engine, error) {
 		}
 	}
 	e := &Engine{model: m, limits: lim, subs: map[*common.Graph]*compiledGraph{}, owned: map[uintptr]bool{}}
+	e.bufs = newBufPool(min(lim.Memory, maxIdleBytes))
 	threads := opts.Threads
 	if threads <= 0 {
 		threads = runtime.GOMAXPROCS(0)
@@ -177,7 +196,7 @@ func (e *Engine) compileGraph(g *common.Graph, outer map[string]bool, depth int)
 	cg := &compiledGraph{g: g, order: order, lastUse: map[string]int{}, outSet: map[string]bool{}}
 	var unsupported []error
 	var scope map[string]bool
-	for i, n := range order {
+	for _, n := range order {
 		k, ok := kernels[n.OpType]
 		if !ok || (n.Domain != "" && n.Domain != "ai.onnx") {
 			unsupported = append(unsupported, &common.UnsupportedError{Op: n.OpType, Domain: n.Domain, Opset: n.Opset, Backend: Name, Node: n.Name})
@@ -190,7 +209,7 @@ func (e *Engine) compileGraph(g *common.Graph, outer map[string]bool, depth int)
 		}
 		cg.steps = append(cg.steps, step{node: n, k: k})
 		for _, name := range graph.NodeReads(n) {
-			cg.lastUse[name] = i
+			cg.lastUse[name] = len(cg.steps) - 1
 		}
 		for _, sg := range n.Subgraphs() {
 			if scope == nil {
@@ -209,6 +228,14 @@ func (e *Engine) compileGraph(g *common.Graph, outer map[string]bool, depth int)
 	for _, o := range g.Outputs {
 		cg.outSet[o.Name] = true
 	}
+	produced := map[string]int{}
+	for i, st := range cg.steps {
+		for _, o := range st.node.Outputs {
+			if o != "" {
+				produced[o] = i
+			}
+		}
+	}
 	for name, i := range cg.lastUse {
 		if cg.outSet[name] {
 			continue
@@ -216,7 +243,19 @@ func (e *Engine) compileGraph(g *common.Graph, outer map[string]bool, depth int)
 		if _, isInit := g.Initializers[name]; isInit {
 			continue
 		}
-		cg.steps[i].frees = append(cg.steps[i].frees, name)
+		_, local := produced[name]
+		cg.steps[i].frees = append(cg.steps[i].frees, freeName{name: name, local: local})
+	}
+	// Values nothing reads are dropped right after their step.
+	for name, i := range produced {
+		if _, read := cg.lastUse[name]; read || cg.outSet[name] {
+			continue
+		}
+		cg.steps[i].frees = append(cg.steps[i].frees, freeName{name: name, local: true})
+	}
+	for i := range cg.steps {
+		fr := cg.steps[i].frees
+		sort.Slice(fr, func(a, b int) bool { return fr[a].name < fr[b].name })
 	}
 	return cg, nil
 }
@@ -278,11 +317,13 @@ func (e *Engine) RunValues(ctx context.Context, inputs map[string]common.Value) 
 		ctx = context.Background()
 	}
 	g := e.model.Graph
-	known := make(map[string]bool, len(g.Inputs))
 	vals := make([]common.Value, len(g.Inputs))
+	matched := 0
 	for i, in := range g.Inputs {
-		known[in.Name] = true
 		v, ok := inputs[in.Name]
+		if ok {
+			matched++
+		}
 		if !ok || v == nil {
 			if _, isInit := g.Initializers[in.Name]; isInit {
 				continue
@@ -298,22 +339,60 @@ func (e *Engine) RunValues(ctx context.Context, inputs map[string]common.Value) 
 		}
 		vals[i] = v
 	}
-	for name := range inputs {
-		if !known[name] {
-			return nil, fmt.Errorf("%w: the model has no input %q", common.ErrShape, name)
+	if matched < len(inputs) {
+		for name := range inputs {
+			if !e.isInput(name) {
+				return nil, fmt.Errorf("%w: the model has no input %q", common.ErrShape, name)
+			}
 		}
 	}
-	c := &Ctx{ctx: ctx, eng: e, run: &runState{prof: map[string]*common.OpTime{}}}
+	rs := e.getState()
+	c := &Ctx{ctx: ctx, eng: e, run: rs}
 	outs, err := e.runGraph(c, e.main, nil, vals)
+	if err == nil {
+		e.saveProfile(rs.prof)
+	}
+	e.putState(rs)
 	if err != nil {
 		return nil, err
 	}
-	e.saveProfile(c.run.prof)
 	res := make(map[string]common.Value, len(outs))
 	for i, o := range g.Outputs {
 		res[o.Name] = e.own(outs[i])
 	}
 	return res, nil
+}
+
+// isInput reports whether the main graph has an input called name.
+func (e *Engine) isInput(name string) bool {
+	for _, in := range e.model.Graph.Inputs {
+		if in.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// getState returns bookkeeping for one run, reused from an earlier run
+// when there is one.
+func (e *Engine) getState() *runState {
+	if rs, ok := e.states.Get().(*runState); ok {
+		return rs
+	}
+	return &runState{prof: map[string]*common.OpTime{}, reg: &registry{}}
+}
+
+// putState keeps a finished run's bookkeeping for reuse. Buffers the run
+// still tracks (its outputs) are forgotten: they now belong to the caller.
+func (e *Engine) putState(rs *runState) {
+	rs.reg.reset()
+	clear(rs.args)
+	rs.live.Store(0)
+	rs.peak.Store(0)
+	for _, p := range rs.prof {
+		p.Calls, p.Nanos = 0, 0
+	}
+	e.states.Put(rs)
 }
 
 // own copies a value whose data the model owns.
@@ -372,7 +451,16 @@ func checkInput(in common.ValueInfo, v common.Value) error {
 // whose parent is outer, and returns the graph's outputs.
 func (e *Engine) runGraph(c *Ctx, cg *compiledGraph, outer *scope, vals []common.Value) (outs []common.Value, err error) {
 	g := cg.g
-	sc := &scope{vals: make(map[string]common.Value, len(g.Nodes)+len(g.Inputs)), parent: outer}
+	sc, _ := cg.scopes.Get().(*scope)
+	if sc == nil {
+		sc = &scope{vals: make(map[string]common.Value, len(g.Nodes)+len(g.Inputs)+len(g.Initializers))}
+	}
+	sc.parent = outer
+	defer func() {
+		clear(sc.vals)
+		sc.parent = nil
+		cg.scopes.Put(sc)
+	}()
 	for name, t := range g.Initializers {
 		sc.vals[name] = t
 	}
@@ -382,6 +470,7 @@ func (e *Engine) runGraph(c *Ctx, cg *compiledGraph, outer *scope, vals []common
 		}
 	}
 	c.scope = sc
+	reg := c.run.reg
 	var charged int64
 	defer func() { c.Release(charged) }()
 	for si := range cg.steps {
@@ -394,7 +483,11 @@ func (e *Engine) runGraph(c *Ctx, cg *compiledGraph, outer *scope, vals []common
 		if c.run.prof != nil {
 			start = time.Now()
 		}
-		res, err := e.runNode(c, st, sc)
+		var mark uint64
+		if reg != nil {
+			mark = reg.mark()
+		}
+		res, tres, err := e.runNode(c, st, sc)
 		if c.run.prof != nil && len(n.Subgraphs()) == 0 {
 			p := c.run.prof[n.OpType]
 			if p == nil {
@@ -411,24 +504,41 @@ func (e *Engine) runGraph(c *Ctx, cg *compiledGraph, outer *scope, vals []common
 			if o == "" {
 				continue
 			}
-			if j >= len(res) || res[j] == nil {
+			var v common.Value
+			if res != nil {
+				if j < len(res) && res[j] != nil {
+					v = res[j]
+				}
+			} else if j < len(tres) && tres[j] != nil {
+				v = tres[j]
+			}
+			if v == nil {
 				continue // optional output not produced
 			}
-			sc.vals[o] = res[j]
-			b := common.ValueBytes(res[j])
+			sc.vals[o] = v
+			if reg != nil {
+				reg.claim(v)
+			}
+			b := common.ValueBytes(v)
 			charged += b
 			if err := c.Charge(b); err != nil {
 				return nil, &common.NodeError{Node: n.Name, Op: n.OpType, Err: err}
 			}
 		}
-		for _, name := range st.frees {
-			if v, ok := sc.vals[name]; ok {
-				if _, local := g.Initializers[name]; !local {
+		if reg != nil {
+			reg.settle(mark, e.bufs)
+		}
+		for _, f := range st.frees {
+			if v, ok := sc.vals[f.name]; ok {
+				if _, local := g.Initializers[f.name]; !local {
 					b := common.ValueBytes(v)
 					charged -= b
 					c.Release(b)
 				}
-				delete(sc.vals, name)
+				if f.local && reg != nil {
+					reg.release(v, e.bufs)
+				}
+				delete(sc.vals, f.name)
 			}
 		}
 	}
@@ -446,6 +556,11 @@ func (e *Engine) runGraph(c *Ctx, cg *compiledGraph, outer *scope, vals []common
 			return nil, fmt.Errorf("%w: graph %q output %q is declared %v but is %v", common.ErrInvalidModel, g.Name, o.Name, o.Type.DType, t.DType())
 		}
 		outs[i] = v
+		if reg != nil {
+			// The caller (or the control-flow kernel) now holds it, out
+			// of the executor's sight: its buffers must never be reused.
+			reg.forget(v)
+		}
 	}
 	return outs, nil
 }
@@ -457,7 +572,9 @@ func deref(t *common.TypeInfo) common.TypeInfo {
 	return *t
 }
 
-func (e *Engine) runNode(c *Ctx, st *step, sc *scope) (res []common.Value, err error) {
+// runNode runs one step. A value kernel's results come back in res, a
+// tensor kernel's in tres.
+func (e *Engine) runNode(c *Ctx, st *step, sc *scope) (res []common.Value, tres []*common.Tensor, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("internal error: %v\n%s", r, firstFrames(debug.Stack()))
@@ -472,20 +589,34 @@ func (e *Engine) runNode(c *Ctx, st *step, sc *scope) (res []common.Value, err e
 			}
 			v, ok := sc.lookup(name)
 			if !ok {
-				return nil, fmt.Errorf("input %q has no value", name)
+				return nil, nil, fmt.Errorf("input %q has no value", name)
 			}
 			in[i] = v
 		}
-		return st.k.value(c, n, in)
+		res, err = st.k.value(c, n, in)
+		if err == nil && res == nil {
+			res = []common.Value{}
+		}
+		return res, nil, err
 	}
-	in := make([]*common.Tensor, len(n.Inputs))
+	var in []*common.Tensor
+	if c.run != nil && cap(c.run.args) >= len(n.Inputs) {
+		in = c.run.args[:len(n.Inputs)]
+		clear(in)
+	} else {
+		in = make([]*common.Tensor, len(n.Inputs))
+		if c.run != nil {
+			c.run.args = in
+		}
+	}
+	defer clear(in)
 	for i, name := range n.Inputs {
 		if name == "" {
 			continue
 		}
 		v, ok := sc.lookup(name)
 		if !ok {
-			return nil, fmt.Errorf("input %q has no value", name)
+			return nil, nil, fmt.Errorf("input %q has no value", name)
 		}
 		t, isT := v.(*common.Tensor)
 		if !isT {
@@ -498,21 +629,29 @@ func (e *Engine) runNode(c *Ctx, st *step, sc *scope) (res []common.Value, err e
 					continue
 				}
 			}
-			return nil, fmt.Errorf("%w: input %q is a %s, not a tensor", common.ErrShape, name, common.KindOf(v))
+			return nil, nil, fmt.Errorf("%w: input %q is a %s, not a tensor", common.ErrShape, name, common.KindOf(v))
 		}
 		in[i] = t
 	}
-	out, err := st.k.tensor(c, n, in)
+	tres, err = st.k.tensor(c, n, in)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	res = make([]common.Value, len(out))
-	for i, t := range out {
-		if t != nil {
-			res[i] = t
-		}
+	if len(tres) > 0 && len(in) > 0 && overlaps(tres, in[:cap(in)]) {
+		tres = append([]*common.Tensor(nil), tres...) // in is cleared on return
 	}
-	return res, nil
+	return nil, tres, nil
+}
+
+// overlaps reports whether two slices share memory.
+func overlaps(a, b []*common.Tensor) bool {
+	a, b = a[:cap(a)], b[:cap(b)]
+	if len(a) == 0 || len(b) == 0 {
+		return false
+	}
+	sz := unsafe.Sizeof(a[0])
+	pa, pb := uintptr(unsafe.Pointer(&a[0])), uintptr(unsafe.Pointer(&b[0]))
+	return pa < pb+uintptr(len(b))*sz && pb < pa+uintptr(len(a))*sz
 }
 
 // firstFrames keeps the panic's location, not the whole stack.
@@ -530,14 +669,16 @@ func firstFrames(stack []byte) string {
 }
 
 func (e *Engine) saveProfile(prof map[string]*common.OpTime) {
-	out := make([]common.OpTime, 0, len(prof))
-	for _, p := range prof {
-		out = append(out, *p)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Nanos > out[j].Nanos })
 	e.profMu.Lock()
+	defer e.profMu.Unlock()
+	out := e.lastProf[:0]
+	for _, p := range prof {
+		if p.Calls > 0 {
+			out = append(out, *p)
+		}
+	}
+	slices.SortFunc(out, func(a, b common.OpTime) int { return cmp.Compare(b.Nanos, a.Nanos) })
 	e.lastProf = out
-	e.profMu.Unlock()
 }
 
 // Profile implements common.Profiler: time per operator type in the last

@@ -25,13 +25,9 @@ func FoldEvaluator(lim common.Limits) graph.Evaluator {
 				sc.vals[name] = in[i]
 			}
 		}
-		res, err := e.runNode(c, st, sc)
+		_, out, err := e.runNode(c, st, sc)
 		if err != nil {
 			return nil, err
-		}
-		out := make([]*common.Tensor, len(res))
-		for i, v := range res {
-			out[i], _ = v.(*common.Tensor)
 		}
 		return out, nil
 	}

@@ -100,7 +100,11 @@ func sgemmWith(kern *microKernel, c *Ctx, transA, transB bool, m, n, k int, alph
 		gemmDirect(transA, transB, 0, m, n, k, alpha, a, lda, b, ldb, beta, cOut, ldc)
 		return
 	}
-	sgemmPacked(kern, c, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, cOut, ldc, nil, nil)
+	if m == 1 {
+		sgemv1(c, transA, transB, n, k, alpha, a, lda, b, ldb, beta, cOut)
+		return
+	}
+	sgemmPacked(kern, c, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, cOut, ldc, nil)
 }
 
 // sgemmEpi is sgemm followed by epi(i0, rows, j0, cols) on each block of
@@ -118,7 +122,7 @@ func sgemmEpi(c *Ctx, transA, transB bool, m, n, k int, alpha float32, a []float
 		}
 		return
 	}
-	sgemmPacked(gemmK, c, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, cOut, ldc, nil, epi)
+	sgemmPacked(gemmK, c, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, cOut, ldc, &gemmExtra{epi: epi})
 }
 
 // gemmDirectB is the largest m for which sgemm reads B in place instead
@@ -126,10 +130,26 @@ func sgemmEpi(c *Ctx, transA, transB bool, m, n, k int, alpha float32, a []float
 // too few times to pay for its copy.
 const gemmDirectB = 48
 
-// sgemmPacked is the blocked path of sgemmWith, for m, n, k > 0, with an
-// optional epilogue (see sgemmEpi). When preA is not nil it is op(A)
-// already packed for kern by packWholeA, and a is not read.
-func sgemmPacked(kern *microKernel, c *Ctx, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, cOut []float32, ldc int, preA []float32, epi func(i0, rows, j0, cols int)) {
+// gemmExtra holds the optional parts of a blocked product.
+type gemmExtra struct {
+	// preA, when not nil, is op(A) already packed for the kernel by
+	// packWholeA; a is then not read.
+	preA []float32
+	// packB, when not nil, packs the kk x nn block of op(B) at (p0, j0)
+	// into buf like packB does (tmp is scratch of at least nn floats);
+	// b, ldb and transB are then not read.
+	packB func(p0, j0, kk, nn int, buf, tmp []float32)
+	// epi, when not nil, is the epilogue (see sgemmEpi).
+	epi func(i0, rows, j0, cols int)
+}
+
+// sgemmPacked is the blocked path of sgemmWith, for m, n, k > 0, with the
+// optional parts in x (which may be nil).
+func sgemmPacked(kern *microKernel, c *Ctx, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, cOut []float32, ldc int, x *gemmExtra) {
+	if x == nil {
+		x = &gemmExtra{}
+	}
+	preA, epi := x.preA, x.epi
 	threads := 1
 	if c != nil {
 		threads = c.Threads()
@@ -151,11 +171,15 @@ func sgemmPacked(kern *microKernel, c *Ctx, transA, transB bool, m, n, k int, al
 	}
 	tiles := mBlocks * nBlocks
 	kc := min(gemmKC, k)
-	directB := !transB && m <= gemmDirectB
+	directB := !transB && m <= gemmDirectB && x.packB == nil
 	mpad := roundUp(m, mr)
 	run := func(lo, hi int) {
 		bufA := getGemmBuf(roundUp(mc, mr) * kc)
 		bufB := getGemmBuf(roundUp(nc, nr) * kc)
+		var bufT *[]float32
+		if x.packB != nil {
+			bufT = getGemmBuf(nc)
+		}
 		for t := lo; t < hi; t++ {
 			// Consecutive tiles share a column block.
 			jb, ib := t/mBlocks, t%mBlocks
@@ -164,7 +188,9 @@ func sgemmPacked(kern *microKernel, c *Ctx, transA, transB bool, m, n, k int, al
 			for p0 := 0; p0 < k; p0 += kc {
 				kk := min(kc, k-p0)
 				var bIn []float32
-				if directB {
+				if x.packB != nil {
+					x.packB(p0, j0, kk, nn, *bufB, *bufT)
+				} else if directB {
 					// Full panels are read from B; only a partial last
 					// panel is packed, at the start of bufB.
 					bIn = b[p0*ldb+j0:]
@@ -192,6 +218,9 @@ func sgemmPacked(kern *microKernel, c *Ctx, transA, transB bool, m, n, k int, al
 		}
 		putGemmBuf(bufA)
 		putGemmBuf(bufB)
+		if bufT != nil {
+			putGemmBuf(bufT)
+		}
 	}
 	if c == nil || tiles == 1 {
 		run(0, tiles)

@@ -12,7 +12,27 @@ func init() {
 		gemmK = &gemmAVX2
 		biasClamp = biasClampAsm
 		dwRow1 = dwRow1Asm
+		sdot = sdotAsm
+		saxpy = saxpyAsm
 	}
+}
+
+// sdotAsm is sdot with AVX2 and FMA.
+func sdotAsm(x, y []float32) float32 {
+	if len(x) == 0 {
+		return 0
+	}
+	y = y[:len(x)]
+	return sdotAVX2(&x[0], &y[0], len(x))
+}
+
+// saxpyAsm is saxpy with AVX2 and FMA.
+func saxpyAsm(alpha float32, x, y []float32) {
+	if len(x) == 0 {
+		return
+	}
+	y = y[:len(x)]
+	saxpyAVX2(alpha, &x[0], &y[0], len(x))
 }
 
 // dwRow1Asm is dwRow1 with AVX2 and FMA.

@@ -34,7 +34,7 @@ func BenchmarkSgemmKernels(b *testing.B) {
 		transB  bool
 	}
 	shapes := []shape{}
-	for _, s := range []int{64, 128, 256, 512, 1024} {
+	for _, s := range []int{64, 128, 256, 512, 1000, 1024} {
 		shapes = append(shapes, shape{fmt.Sprint(s), s, s, s, false})
 	}
 	shapes = append(shapes,
@@ -46,6 +46,11 @@ func BenchmarkSgemmKernels(b *testing.B) {
 		shape{"mbv2_fc_1x1280to1000", 1, 1000, 1280, true},
 	)
 	for _, s := range shapes {
+		if s.m == 1 {
+			// One row takes the dot-product path whatever the kernel.
+			b.Run(s.name+"/gemv", func(b *testing.B) { benchGemm(b, gemmK, s.transB, s.m, s.n, s.k) })
+			continue
+		}
 		for _, kern := range gemmKernels() {
 			b.Run(s.name+"/"+kern.name, func(b *testing.B) { benchGemm(b, kern, s.transB, s.m, s.n, s.k) })
 		}

@@ -229,9 +229,9 @@ func TestSgemmMicroKernels(t *testing.T) {
 					msg := fmt.Sprintf("%s m=%d n=%d k=%d tA=%v tB=%v alpha=%v beta=%v", kern.name, m, n, k, transA, transB, alpha, beta)
 					want := nnNaiveGemm(transA, transB, m, n, k, float64(alpha), a, lda, b, ldb, float64(beta), cv, ldc)
 					got := append([]float32(nil), cv...)
-					sgemmPacked(kern, c, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, got, ldc, nil, nil)
+					sgemmPacked(kern, c, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, got, ldc, nil)
 					ref := append([]float32(nil), cv...)
-					sgemmPacked(&gemmGo, nil, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, ref, ldc, nil, nil)
+					sgemmPacked(&gemmGo, nil, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, ref, ldc, nil)
 					flat := make([]float32, 0, m*n)
 					for i := 0; i < m; i++ {
 						flat = append(flat, got[i*ldc:i*ldc+n]...)
@@ -276,5 +276,47 @@ func TestSgemmEpi(t *testing.T) {
 			require.Equal(t, int32(1), hits[i], "size %v element %d", sz, i)
 		}
 		nnClose(t, want, got, 1e-4, fmt.Sprint(sz))
+	}
+}
+
+// TestSgemv1 checks the one-row path over odd sizes, transposes and
+// alpha/beta against the triple loop, and the vector helpers it uses
+// against their scalar forms.
+func TestSgemv1(t *testing.T) {
+	r := rand.New(rand.NewSource(10))
+	for _, threads := range []int{1, 3} {
+		c := nnCtx(t, threads)
+		for _, n := range []int{1, 7, 31, 300, 1000} {
+			for _, k := range []int{1, 9, 65, 513} {
+				for tr := 0; tr < 4; tr++ {
+					transA, transB := tr&1 != 0, tr&2 != 0
+					alpha, beta := float32(0.5), []float32{0, 1, -2}[(n+k+tr)%3]
+					lda, ldb := k+1, n+3
+					arows, brows := 1, k
+					if transA {
+						lda, arows = 2, k
+					}
+					if transB {
+						ldb, brows = k+2, n
+					}
+					a, b := nnRand32(r, arows*lda), nnRand32(r, brows*ldb)
+					cv := nnRand32(r, n)
+					want := nnNaiveGemm(transA, transB, 1, n, k, float64(alpha), a, lda, b, ldb, float64(beta), cv, n)
+					got := append([]float32(nil), cv...)
+					sgemv1(c, transA, transB, n, k, alpha, a, lda, b, ldb, beta, got)
+					nnClose(t, want, got, 1e-4, fmt.Sprintf("n=%d k=%d tA=%v tB=%v beta=%v threads=%d", n, k, transA, transB, beta, threads))
+				}
+			}
+		}
+	}
+	for n := 0; n <= 75; n++ {
+		x, y := nnRand32(r, n), nnRand32(r, n+3)
+		require.InDelta(t, sdotGo(x, y), sdot(x, y), 1e-4*float64(1+n), "sdot n=%d", n)
+		want, got := append([]float32(nil), y...), append([]float32(nil), y...)
+		saxpyGo(-1.5, x, want)
+		saxpy(-1.5, x, got)
+		for i := range want {
+			require.InDelta(t, want[i], got[i], 1e-5*(1+math.Abs(float64(want[i]))), "saxpy n=%d i=%d", n, i)
+		}
 	}
 }

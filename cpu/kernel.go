@@ -14,7 +14,8 @@ import (
 // operator's maximum input count). It returns one tensor per node output
 // (it may return fewer when trailing outputs are optional and unused, or
 // nil entries for outputs it does not produce). Kernels never modify their
-// inputs and may return views of them.
+// inputs and may return views of them. The in slice itself is only valid
+// during the call: kernels must not keep it.
 type TensorKernel func(c *Ctx, n *common.Node, in []*common.Tensor) ([]*common.Tensor, error)
 
 // ValueKernel is a kernel over any values (sequences, optionals, control
@@ -83,6 +84,11 @@ type runState struct {
 	// prof accumulates time per op type when the engine profiles (nodes of
 	// one run execute one at a time, so it needs no lock).
 	prof map[string]*common.OpTime
+	// reg records the pooled buffers the run uses (nil: no pooling).
+	reg *registry
+	// args is reused for tensor kernels' input lists (tensor kernels
+	// never run subgraphs, so one list at a time is in use).
+	args []*common.Tensor
 }
 
 // Context is the Run's context.
@@ -114,12 +120,25 @@ func (c *Ctx) Check(d common.DType, s common.Shape) (int, error) {
 	return n, nil
 }
 
-// Alloc checks limits (see Check) and returns a zeroed tensor.
+// Alloc checks limits (see Check) and returns a zeroed tensor. During a
+// Run its memory may come from buffers earlier steps or runs no longer
+// use, and goes back for reuse once no live value refers to it.
 func (c *Ctx) Alloc(d common.DType, s common.Shape) (*common.Tensor, error) {
-	if _, err := c.Check(d, s); err != nil {
+	n, err := c.Check(d, s)
+	if err != nil {
 		return nil, err
 	}
-	return common.Zeros(d, s), nil
+	return c.alloc(d, s, n, true)
+}
+
+// AllocNoZero is Alloc without the zeroing: the elements are arbitrary,
+// for kernels that overwrite every one of them.
+func (c *Ctx) AllocNoZero(d common.DType, s common.Shape) (*common.Tensor, error) {
+	n, err := c.Check(d, s)
+	if err != nil {
+		return nil, err
+	}
+	return c.alloc(d, s, n, false)
 }
 
 // Charge adds bytes to the run's live memory (for values a kernel holds

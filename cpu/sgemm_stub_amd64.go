@@ -18,3 +18,9 @@ func biasClampAVX2(x *float32, n int, bias float32, lo float32, hi float32)
 // dwRow3AVX2 sets out[o] = sum of k[3i+j]*ri[o+j] (i, j in 0..2) for o < n,
 // reading ri[0..n+1], with AVX2 and FMA.
 func dwRow3AVX2(out *float32, n int, r0 *float32, r1 *float32, r2 *float32, k *[9]float32)
+
+// sdotAVX2 returns the sum of x[i]*y[i] for i < n, with AVX2 and FMA.
+func sdotAVX2(x *float32, y *float32, n int) float32
+
+// saxpyAVX2 sets y[i] += alpha*x[i] for i < n, with AVX2 and FMA.
+func saxpyAVX2(alpha float32, x *float32, y *float32, n int)

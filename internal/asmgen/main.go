@@ -15,6 +15,8 @@ func main() {
 	sgemmAVX2()
 	biasClampAVX2()
 	dwRow3AVX2()
+	sdotAVX2()
+	saxpyAVX2()
 	Generate()
 }
 
@@ -275,6 +277,123 @@ func dwRow3AVX2() {
 	}
 	DECQ(n)
 	JMP(LabelRef("loop1"))
+
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// sdotAVX2 emits sdotAVX2, the dot product of two float32 vectors: four
+// ymm accumulators over 32 elements a step, then 8, then one at a time.
+func sdotAVX2() {
+	TEXT("sdotAVX2", NOSPLIT, "func(x, y *float32, n int) float32")
+	Doc("sdotAVX2 returns the sum of x[i]*y[i] for i < n, with AVX2 and FMA.")
+	px := Load(Param("x"), GP64())
+	py := Load(Param("y"), GP64())
+	n := Load(Param("n"), GP64())
+	acc := []VecVirtual{YMM(), YMM(), YMM(), YMM()}
+	for _, a := range acc {
+		VXORPS(a, a, a)
+	}
+	t := YMM()
+	Label("dot32")
+	CMPQ(n, U32(32))
+	JL(LabelRef("dot8"))
+	for i, a := range acc {
+		VMOVUPS(Mem{Base: px, Disp: 32 * i}, t)
+		VFMADD231PS(Mem{Base: py, Disp: 32 * i}, t, a)
+	}
+	ADDQ(U32(128), px)
+	ADDQ(U32(128), py)
+	SUBQ(U32(32), n)
+	JMP(LabelRef("dot32"))
+
+	Label("dot8")
+	CMPQ(n, U32(8))
+	JL(LabelRef("reduce"))
+	VMOVUPS(Mem{Base: px}, t)
+	VFMADD231PS(Mem{Base: py}, t, acc[0])
+	ADDQ(U32(32), px)
+	ADDQ(U32(32), py)
+	SUBQ(U32(8), n)
+	JMP(LabelRef("dot8"))
+
+	Label("reduce")
+	VADDPS(acc[1], acc[0], acc[0])
+	VADDPS(acc[3], acc[2], acc[2])
+	VADDPS(acc[2], acc[0], acc[0])
+	hi := XMM()
+	VEXTRACTF128(U8(1), acc[0], hi)
+	VADDPS(hi, acc[0].AsX(), hi)
+	sh := XMM()
+	VMOVHLPS(hi, hi, sh)
+	VADDPS(sh, hi, hi)
+	VMOVSHDUP(hi, sh)
+	VADDSS(sh, hi, hi)
+
+	Label("dot1")
+	TESTQ(n, n)
+	JE(LabelRef("done"))
+	s1 := XMM()
+	VMOVSS(Mem{Base: px}, s1)
+	VFMADD231SS(Mem{Base: py}, s1, hi)
+	ADDQ(U32(4), px)
+	ADDQ(U32(4), py)
+	DECQ(n)
+	JMP(LabelRef("dot1"))
+
+	Label("done")
+	VZEROUPPER()
+	Store(hi, ReturnIndex(0))
+	RET()
+}
+
+// saxpyAVX2 emits saxpyAVX2: y[i] += alpha*x[i], 32 elements a step, then
+// 8, then one at a time.
+func saxpyAVX2() {
+	TEXT("saxpyAVX2", NOSPLIT, "func(alpha float32, x, y *float32, n int)")
+	Doc("saxpyAVX2 sets y[i] += alpha*x[i] for i < n, with AVX2 and FMA.")
+	px := Load(Param("x"), GP64())
+	py := Load(Param("y"), GP64())
+	n := Load(Param("n"), GP64())
+	a := YMM()
+	VBROADCASTSS(paramAddr("alpha"), a)
+	v := []VecVirtual{YMM(), YMM(), YMM(), YMM()}
+	Label("axpy32")
+	CMPQ(n, U32(32))
+	JL(LabelRef("axpy8"))
+	for i, r := range v {
+		VMOVUPS(Mem{Base: py, Disp: 32 * i}, r)
+		VFMADD231PS(Mem{Base: px, Disp: 32 * i}, a, r)
+		VMOVUPS(r, Mem{Base: py, Disp: 32 * i})
+	}
+	ADDQ(U32(128), px)
+	ADDQ(U32(128), py)
+	SUBQ(U32(32), n)
+	JMP(LabelRef("axpy32"))
+
+	Label("axpy8")
+	CMPQ(n, U32(8))
+	JL(LabelRef("axpy1"))
+	VMOVUPS(Mem{Base: py}, v[0])
+	VFMADD231PS(Mem{Base: px}, a, v[0])
+	VMOVUPS(v[0], Mem{Base: py})
+	ADDQ(U32(32), px)
+	ADDQ(U32(32), py)
+	SUBQ(U32(8), n)
+	JMP(LabelRef("axpy8"))
+
+	Label("axpy1")
+	TESTQ(n, n)
+	JE(LabelRef("done"))
+	s1 := XMM()
+	VMOVSS(Mem{Base: py}, s1)
+	VFMADD231SS(Mem{Base: px}, a.AsX(), s1)
+	VMOVSS(s1, Mem{Base: py})
+	ADDQ(U32(4), px)
+	ADDQ(U32(4), py)
+	DECQ(n)
+	JMP(LabelRef("axpy1"))
 
 	Label("done")
 	VZEROUPPER()
