@@ -119,6 +119,9 @@ func castCode(d common.DType) int32 {
 
 func prepCast(d *device, n *common.Node, in, out []*plan.Operand) (*kernel, error) {
 	x, y := in[0], out[0]
+	if err := shapeArith(x); err != nil {
+		return nil, err
+	}
 	from, to := castCode(x.DType), castCode(y.DType)
 	if d.half { // float32 operands arrive retyped as their float16 storage
 		if x.DType == common.Float16 {
@@ -139,6 +142,16 @@ func prepCast(d *device, n *common.Node, in, out []*plan.Operand) (*kernel, erro
 		k.inPlace = 0
 	}
 	return k, nil
+}
+
+// shapeArith reports a small integer tensor: shape arithmetic (Shape,
+// Gather, Slice, Concat into Reshape), which stays on the CPU where its
+// values are known to the plan, instead of costing a download per use.
+func shapeArith(o *plan.Operand) error {
+	if (o.DType == common.Int64 || o.DType == common.Int32) && o.Shape.Size() <= 64 {
+		return unsupported("small %v tensor (shape arithmetic) stays on the CPU", o.DType)
+	}
+	return nil
 }
 
 // constInts reads a constant integer operand, or reports why not.
@@ -184,6 +197,9 @@ func normAxes(axes []int64, rank int, what string) ([]int, error) {
 
 func prepSlice(d *device, n *common.Node, in, out []*plan.Operand) (*kernel, error) {
 	x, y := in[0], out[0]
+	if err := shapeArith(x); err != nil {
+		return nil, err
+	}
 	r := len(x.Shape)
 	if len(y.Shape) != r {
 		return nil, fmt.Errorf("%w: Slice output rank %d for input rank %d", common.ErrShape, len(y.Shape), r)
@@ -279,6 +295,9 @@ func prepSlice(d *device, n *common.Node, in, out []*plan.Operand) (*kernel, err
 
 func prepSplit(d *device, n *common.Node, in, out []*plan.Operand) (*kernel, error) {
 	x := in[0]
+	if err := shapeArith(x); err != nil {
+		return nil, err
+	}
 	r := len(x.Shape)
 	ax := n.AttrInt("axis", 0)
 	if ax < -int64(r) || ax >= int64(r) {
@@ -315,6 +334,9 @@ func prepSplit(d *device, n *common.Node, in, out []*plan.Operand) (*kernel, err
 
 func prepPad(d *device, n *common.Node, in, out []*plan.Operand) (*kernel, error) {
 	x, y := in[0], out[0]
+	if err := shapeArith(x); err != nil {
+		return nil, err
+	}
 	r := len(x.Shape)
 	if r > 6 {
 		return nil, unsupported("rank %d over 6", r)
@@ -426,6 +448,9 @@ func prepGather(d *device, n *common.Node, in, out []*plan.Operand) (*kernel, er
 		return nil, fmt.Errorf("%w: Gather needs indices", common.ErrInvalidModel)
 	}
 	x, ind, y := in[0], in[1], out[0]
+	if err := shapeArith(x); err != nil {
+		return nil, err
+	}
 	r := len(x.Shape)
 	ax := n.AttrInt("axis", 0)
 	if ax < -int64(r) || ax >= int64(r) {

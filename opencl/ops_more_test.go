@@ -56,7 +56,7 @@ func TestMoreKernelsMatchCPU(t *testing.T) {
 		{name: "gather_scalar_idx", op: "Gather", opset: 13, attrs: map[string]*common.Attribute{"axis": intAttr("axis", -1)},
 			inputs: []*common.Tensor{randT(rng, 2, 3, 5), i64(nil, 2)}},
 		{name: "gather_int64_data", op: "Gather", opset: 13,
-			inputs: []*common.Tensor{i64(common.Shape{4, 2}, 1, 2, 3, 4, 5, 6, 7, 8), vec(3, 1, 1)}},
+			inputs: []*common.Tensor{iota64(40, 2), vec(3, 1, 39, -40)}},
 		{name: "reduce_mean_keep", op: "ReduceMean", opset: 13, attrs: map[string]*common.Attribute{"axes": ints("axes", 1, -1)},
 			inputs: []*common.Tensor{randT(rng, 3, 5, 2, 7)}},
 		{name: "reduce_sum_input", op: "ReduceSum", opset: 13, attrs: map[string]*common.Attribute{"keepdims": intAttr("keepdims", 0)},
@@ -122,11 +122,14 @@ func TestMoreKernelsMatchCPU(t *testing.T) {
 func TestCastMatchesCPU(t *testing.T) {
 	needDevice(t)
 	fv := []float32{0, 1.7, -2.9, 255.5, 300, -1, 3e9, -3e9, 1e20}
-	iv := []int64{0, 1, -1, 255, 256, -129, 1 << 40, -(1 << 33)}
+	// integer sources longer than 64 elements: smaller ones are shape
+	// arithmetic and stay on the CPU
+	iv := repeat([]int64{0, 1, -1, 255, 256, -129, 1 << 40, -(1 << 33)}, 9)
+	i32 := repeat([]int32{-5, 0, 70000}, 22)
 	sources := []*common.Tensor{
 		common.NewTensor(common.Shape{len(fv)}, fv),
 		common.NewTensor(common.Shape{len(iv)}, iv),
-		common.NewTensor(common.Shape{3}, []int32{-5, 0, 70000}),
+		common.NewTensor(common.Shape{len(i32)}, i32),
 		common.NewTensor(common.Shape{3}, []bool{true, false, true}),
 		common.NewTensor(common.Shape{3}, []uint8{0, 7, 255}),
 	}
@@ -185,4 +188,35 @@ func TestConstInputsArePlannedPerValue(t *testing.T) {
 		}
 	}
 	require.Equal(t, 1, pe.Plans(), "one signature; the plan is remade when the starts change")
+}
+
+func repeat[T any](v []T, n int) []T {
+	var out []T
+	for i := 0; i < n; i++ {
+		out = append(out, v...)
+	}
+	return out
+}
+
+func iota64(shape ...int) *common.Tensor {
+	v := make([]int64, common.Shape(shape).Size())
+	for i := range v {
+		v[i] = int64(i*7 - 3)
+	}
+	return common.NewTensor(common.Shape(shape), v)
+}
+
+func TestShapeArithmeticStaysOnCPU(t *testing.T) {
+	needDevice(t)
+	c := opCase{name: "gather_shape", op: "Gather", opset: 13, inputs: []*common.Tensor{i64(common.Shape{4}, 1, 3, 224, 224), i64(nil, 0)}}
+	e, err := (Backend{}).Compile(oneNode(c), common.Options{})
+	require.NoError(t, err)
+	defer e.Close()
+	pl := e.(*plan.Engine).Placement()
+	require.Len(t, pl, 1)
+	require.Equal(t, "cpu", pl[0].Device)
+	require.Contains(t, pl[0].Reason, "shape arithmetic")
+	out, err := e.Run(t.Context(), map[string]*common.Tensor{"in0": c.inputs[0], "in1": c.inputs[1]})
+	require.NoError(t, err)
+	require.Equal(t, []int64{1}, common.Data[int64](out["out0"]))
 }
