@@ -39,6 +39,7 @@ func halfCases(rng *rand.Rand) []opCase {
 		{name: "conv3x3", op: "Conv", opset: 17, attrs: map[string]*common.Attribute{"pads": ints("pads", 1, 1, 1, 1)},
 			inputs: []*common.Tensor{randT(rng, 1, 3, 7, 9), randT(rng, 4, 3, 3, 3), randT(rng, 4)}, consts: []bool{false, true, true}},
 		{name: "gemm", op: "Gemm", opset: 13, inputs: []*common.Tensor{randT(rng, 5, 19), randT(rng, 19, 7), randT(rng, 7)}, consts: []bool{false, true, true}},
+		{name: "matmul_tiles", op: "MatMul", opset: 13, inputs: []*common.Tensor{randT(rng, 70, 40), randT(rng, 40, 66)}},
 		{name: "softmax", op: "Softmax", opset: 13, inputs: []*common.Tensor{randT(rng, 3, 17)}},
 		{name: "add", op: "Add", opset: 13, inputs: []*common.Tensor{randT(rng, 2, 3, 5), randT(rng, 3, 1)}},
 		{name: "transpose", op: "Transpose", opset: 13, inputs: []*common.Tensor{randT(rng, 3, 5, 2)}},

@@ -535,3 +535,52 @@ __kernel void cast(__global uchar *M, __global const int *P) {
 	default: M[P[2] + i] = (uchar)l; break;
 	}
 }
+
+// gemm4: as gemm, with 64x64 output tiles: each work item of a 16x16
+// group computes 4x4 outputs (rows lm+16i, columns ln+16j of the tile).
+#define TM 64
+__kernel __attribute__((reqd_work_group_size(TS, TS, 1)))
+void gemm4(__global uchar *M, __global const int *P) {
+	__local float As[TS][TM + 1];
+	__local float Bs[TS][TM + 1];
+	int Mr = P[0], Nc = P[1], K = P[2];
+	int ln = get_local_id(0), lm = get_local_id(1), b = get_global_id(2);
+	int m0 = get_group_id(1) * TM, n0 = get_group_id(0) * TM;
+	__global const FT *A = F(P[3]) + b * P[7];
+	__global const FT *B = F(P[4]) + b * P[10];
+	float acc[4][4];
+	for (int i = 0; i < 4; i++)
+		for (int j = 0; j < 4; j++) acc[i][j] = 0.0f;
+	for (int k0 = 0; k0 < K; k0 += TS) {
+		for (int r = 0; r < 4; r++) {
+			int mm = m0 + lm + TS * r, ka = k0 + ln;
+			As[ln][lm + TS * r] = (mm < Mr && ka < K) ? LD(A, mm * P[8] + ka * P[9]) : 0.0f;
+			int nn = n0 + ln + TS * r, kb = k0 + lm;
+			Bs[lm][ln + TS * r] = (nn < Nc && kb < K) ? LD(B, kb * P[11] + nn * P[12]) : 0.0f;
+		}
+		barrier(CLK_LOCAL_MEM_FENCE);
+		for (int k = 0; k < TS; k++) {
+			float a[4], bv[4];
+			for (int r = 0; r < 4; r++) {
+				a[r] = As[k][lm + TS * r];
+				bv[r] = Bs[k][ln + TS * r];
+			}
+			for (int i = 0; i < 4; i++)
+				for (int j = 0; j < 4; j++) acc[i][j] += a[i] * bv[j];
+		}
+		barrier(CLK_LOCAL_MEM_FENCE);
+	}
+	float alpha = as_float(P[16]), beta = as_float(P[17]);
+	for (int i = 0; i < 4; i++) {
+		int m = m0 + lm + TS * i;
+		if (m >= Mr) break;
+		for (int j = 0; j < 4; j++) {
+			int n = n0 + ln + TS * j;
+			if (n >= Nc) break;
+			float v = alpha * acc[i][j];
+			if (P[5] >= 0)
+				v += beta * LD(F(P[5]), m * P[13] + n * P[14]);
+			ST(F(P[6]), b * P[15] + m * Nc + n, act(P[18], v, as_float(P[19]), as_float(P[20])));
+		}
+	}
+}

@@ -147,9 +147,20 @@ type gemmSpec struct {
 	aExtra, bExtra, cExtra, yExtra int64
 }
 
-func gemmLaunch(g gemmSpec) launchSpec {
+// gemmKernel picks the GEMM kernel and its grid: 64x64 tiles (4x4
+// outputs per work item) once the output holds a full tile, else 16x16.
+func gemmKernel(m, n, batch int) (string, [3]int) {
+	if m >= 64 && n >= 64 {
+		t := func(v int) int { return (v + 63) / 64 * 16 }
+		return "gemm4", [3]int{t(n), t(m), batch}
+	}
 	rnd := func(v int) int { return (v + 15) / 16 * 16 }
-	return launchSpec{name: "gemm", dims: 3, global: [3]int{rnd(g.n), rnd(g.m), g.batch}, local: [3]int{16, 16, 1},
+	return "gemm", [3]int{rnd(n), rnd(m), batch}
+}
+
+func gemmLaunch(g gemmSpec) launchSpec {
+	name, grid := gemmKernel(g.m, g.n, g.batch)
+	return launchSpec{name: name, dims: 3, global: grid, local: [3]int{16, 16, 1},
 		params: func(in, out []int64) []int32 {
 			coff := int32(-1)
 			if g.c >= 0 {

@@ -75,6 +75,10 @@ func TestMoreKernelsMatchCPU(t *testing.T) {
 			inputs: []*common.Tensor{randT(rng, 2, 3, 5), randT(rng, 3, 5)}, consts: []bool{false, true}},
 		{name: "instancenorm", op: "InstanceNormalization", opset: 6, inputs: []*common.Tensor{randT(rng, 2, 3, 7, 5), randT(rng, 3), randT(rng, 3)},
 			consts: []bool{false, true, true}},
+		{name: "matmul_big_odd", op: "MatMul", opset: 13, inputs: []*common.Tensor{randT(rng, 2, 70, 45), randT(rng, 2, 45, 131)}},
+		{name: "gemm_big_trans", op: "Gemm", opset: 13, attrs: map[string]*common.Attribute{"transA": intAttr("transA", 1), "transB": intAttr("transB", 1), "beta": floatAttr("beta", 0.5)},
+			inputs: []*common.Tensor{randT(rng, 33, 129), randT(rng, 65, 33), randT(rng, 129, 1)}},
+		{name: "conv1x1_big", op: "Conv", opset: 17, inputs: []*common.Tensor{randT(rng, 1, 17, 9, 9), randT(rng, 80, 17, 1, 1)}, consts: []bool{false, true}},
 		{name: "conv3x3_s1_odd", op: "Conv", opset: 17, attrs: map[string]*common.Attribute{"pads": ints("pads", 1, 0, 2, 1)},
 			inputs: []*common.Tensor{randT(rng, 2, 3, 6, 11), randT(rng, 4, 3, 3, 3), randT(rng, 4)}, consts: []bool{false, true, true}},
 		{name: "conv3x3_grouped", op: "Conv", opset: 17, attrs: map[string]*common.Attribute{"group": intAttr("group", 2), "pads": ints("pads", 1, 1, 1, 1)},
@@ -219,4 +223,13 @@ func TestShapeArithmeticStaysOnCPU(t *testing.T) {
 	out, err := e.Run(t.Context(), map[string]*common.Tensor{"in0": c.inputs[0], "in1": c.inputs[1]})
 	require.NoError(t, err)
 	require.Equal(t, []int64{1}, common.Data[int64](out["out0"]))
+}
+
+func TestGemmKernelChoice(t *testing.T) {
+	name, grid := gemmKernel(64, 130, 2)
+	require.Equal(t, "gemm4", name)
+	require.Equal(t, [3]int{48, 16, 2}, grid, "3 tiles of 64 columns, 1 of 64 rows, 16 work items each")
+	name, grid = gemmKernel(1, 512, 1)
+	require.Equal(t, "gemm", name)
+	require.Equal(t, [3]int{512, 16, 1}, grid)
 }
