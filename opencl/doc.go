@@ -24,7 +24,9 @@
 // device, everything else on the CPU engine. Shape-like inputs (Slice
 // starts, Pad pads, Resize scales, Reduce axes) must be known when the
 // plan is made: initializers, or small values the plan records and checks
-// on each run. Gather indices read on the device are not range-checked
+// on each run. Integer tensors of at most 64 elements (shape arithmetic)
+// stay on the CPU for Slice, Split, Pad, Gather and Cast. Gather indices
+// read on the device are not range-checked
 // there: out-of-range ones give zeros (constant indices are checked).
 //
 // With Options.Precision set to PrecisionFP16 on a device that has
