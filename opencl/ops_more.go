@@ -19,6 +19,7 @@ func init() {
 	deviceOps["Pad"] = prepPad
 	deviceOps["Gather"] = prepGather
 	deviceOps["Resize"] = prepResize
+	deviceOps["Upsample"] = prepResize
 	for op := range reduceModes {
 		deviceOps[op] = prepReduce
 	}
@@ -39,6 +40,8 @@ func constInputs(n *common.Node) []int {
 		return []int{1, 2, 3}
 	case "Resize":
 		return []int{1, 2, 3}
+	case "Upsample":
+		return []int{1}
 	case "Clip":
 		return []int{1, 2}
 	}
@@ -75,6 +78,11 @@ func typeOK(op string, i int, d common.DType) (bool, string) {
 			return copyable()
 		}
 		return isInt, "indices must be int32/int64"
+	case "Upsample":
+		if i == 0 {
+			return d == common.Float32, "device Upsample is float32"
+		}
+		return d.IsFloat(), "scales must be float"
 	case "Resize":
 		switch i {
 		case 0:

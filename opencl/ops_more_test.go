@@ -98,6 +98,16 @@ func TestMoreKernelsMatchCPU(t *testing.T) {
 			opCase{name: "resize_sizes_" + m.mode + "_" + m.ctm, op: "Resize", opset: 13, attrs: attrs,
 				inputs: []*common.Tensor{randT(rng, 2, 3, 4, 3), nil, nil, vec(2, 3, 9, 1)}})
 	}
+	for _, mode := range []string{"linear", "cubic"} {
+		cases = append(cases, opCase{name: "resize_antialias_" + mode, op: "Resize", opset: 18,
+			attrs:  map[string]*common.Attribute{"mode": strAttr("mode", mode), "antialias": intAttr("antialias", 1)},
+			inputs: []*common.Tensor{randT(rng, 1, 2, 11, 9), nil, f32(common.Shape{4}, 1, 1, 0.6, 0.35)}, consts: []bool{false, false, true}})
+	}
+	cases = append(cases, opCase{name: "upsample_v9_linear", op: "Upsample", opset: 9, attrs: map[string]*common.Attribute{"mode": strAttr("mode", "linear")},
+		inputs: []*common.Tensor{randT(rng, 1, 2, 3, 4), f32(common.Shape{4}, 1, 1, 2, 1.5)}, consts: []bool{false, true}},
+		opCase{name: "upsample_v7_nearest", op: "Upsample", opset: 7,
+			attrs:  map[string]*common.Attribute{"scales": {Name: "scales", Type: common.AttrFloats, Floats: []float32{1, 1, 3, 2}}},
+			inputs: []*common.Tensor{randT(rng, 1, 1, 2, 3)}})
 	cases = append(cases, opCase{name: "resize_v10", op: "Resize", opset: 10,
 		inputs: []*common.Tensor{randT(rng, 1, 1, 3, 4), f32(common.Shape{4}, 1, 1, 2, 2.5)}, consts: []bool{false, true}})
 	cases = append(cases, opCase{name: "resize_crop", op: "Resize", opset: 13,

@@ -15,12 +15,25 @@ type resizeOpts struct {
 	mode, nearest, ctm string
 	cubicA             float64
 	exclude            bool
+	antialias          bool
 }
+
+// maxResizeTaps bounds the taps of one axis (antialiased downsampling
+// widens the filter by 1/scale).
+const maxResizeTaps = 64
 
 // resizeTaps computes, for each of out positions of one axis, nt source
 // indices and weights (index -1: outside the crop).
 func resizeTaps(in, out int, scale, outW, lo, hi float64, o resizeOpts) (nt int, idx []int32, w []float32) {
 	nt = map[string]int{"nearest": 1, "linear": 2, "cubic": 4}[o.mode]
+	aa := 1.0 // filter scale: below 1 when antialiasing a downsample
+	if o.antialias && o.mode != "nearest" && scale < 1 {
+		aa = scale
+		support := float64(nt / 2)
+		// half-width k: the taps b-k+1 .. b+k around x = b + frac
+		k := 1 - (math.Floor(-support/aa) + 1)
+		nt = int(min(2*k, maxResizeTaps+1))
+	}
 	L := float64(in)
 	for j := 0; j < out; j++ {
 		fj := float64(j)
@@ -86,13 +99,21 @@ func resizeTaps(in, out int, scale, outW, lo, hi float64, o resizeOpts) (nt int,
 		frac := x - x0
 		b := int(x0)
 		coef := make([]float64, nt)
-		first := b
-		if nt == 2 {
-			coef[0], coef[1] = 1-frac, frac
-		} else {
-			first = b - 1
+		first := b - nt/2 + 1
+		var sum float64
+		for t := range coef {
+			dist := float64(first+t-b) - frac
+			switch {
+			case o.mode == "linear":
+				coef[t] = math.Max(0, 1-math.Abs(dist*aa))
+			default:
+				coef[t] = cubicKeys(dist*aa, o.cubicA)
+			}
+			sum += coef[t]
+		}
+		if aa < 1 && sum != 0 {
 			for t := range coef {
-				coef[t] = cubicKeys(float64(t-1)-frac, o.cubicA)
+				coef[t] /= sum
 			}
 		}
 		if o.exclude {
@@ -156,12 +177,30 @@ func prepResize(d *device, n *common.Node, in, out []*plan.Operand) (*kernel, er
 	var roi, scales []float64
 	var sizes []int64
 	var err error
-	if n.Opset < 11 {
+	switch {
+	case n.OpType == "Upsample":
+		o = resizeOpts{mode: n.AttrString("mode", "nearest"), nearest: "simple", ctm: "asymmetric", cubicA: -0.75}
+		if o.mode == "bilinear" || o.mode == "trilinear" {
+			o.mode = "linear"
+		}
+		switch {
+		case n.Opset >= 9:
+			if scales, err = constFloats(get(1), "Upsample scales"); err != nil {
+				return nil, err
+			}
+		case n.HasAttr("scales"):
+			for _, v := range n.AttrFloats("scales") {
+				scales = append(scales, float64(v))
+			}
+		case r == 4:
+			scales = []float64{1, 1, float64(n.AttrFloat("height_scale", 1)), float64(n.AttrFloat("width_scale", 1))}
+		}
+	case n.Opset < 11:
 		o.ctm, o.nearest, o.cubicA, o.exclude = "asymmetric", "simple", -0.75, false
 		if scales, err = constFloats(get(1), "Resize scales"); err != nil {
 			return nil, err
 		}
-	} else {
+	default:
 		if scales, err = constFloats(get(2), "Resize scales"); err != nil {
 			return nil, err
 		}
@@ -181,9 +220,7 @@ func prepResize(d *device, n *common.Node, in, out []*plan.Operand) (*kernel, er
 	default:
 		return nil, fmt.Errorf("%w: Resize mode %q", common.ErrInvalidModel, o.mode)
 	}
-	if n.Opset >= 18 && n.AttrInt("antialias", 0) != 0 && o.mode != "nearest" {
-		return nil, unsupported("Resize antialias")
-	}
+	o.antialias = n.Opset >= 18 && n.AttrInt("antialias", 0) != 0
 	axes := make([]int, r)
 	for i := range axes {
 		axes[i] = i
@@ -249,13 +286,17 @@ func prepResize(d *device, n *common.Node, in, out []*plan.Operand) (*kernel, er
 	if !want.Equal(y.Shape) {
 		return nil, fmt.Errorf("%w: Resize of %v gives %v, the plan has %v", common.ErrShape, x.Shape, want, y.Shape)
 	}
-	if y.Shape.Size() > 0 && x.Shape.Size() == 0 {
+	if y.Shape.Size() == 0 {
+		return &kernel{rt: d.rt, inPlace: -1}, nil // nothing to compute
+	}
+	if x.Shape.Size() == 0 {
 		return nil, unsupported("Resize of an empty input")
 	}
 	const head = 4 + 4*6 + 1
 	ys, xst := y.Shape, x.Shape.Strides()
 	dims, strd, ntaps, toff := make([]int32, 6), make([]int32, 6), make([]int32, 6), make([]int32, 6)
 	var tab []int32
+	combos := 1
 	for a := 0; a < 6; a++ {
 		dims[a], ntaps[a] = 1, 1
 		if a >= r {
@@ -272,6 +313,13 @@ func prepResize(d *device, n *common.Node, in, out []*plan.Operand) (*kernel, er
 			continue
 		}
 		nt, idx, w := resizeTaps(x.Shape[a], ys[a], scale[a], scale[a]*float64(x.Shape[a]), lo[a], hi[a], o)
+		if nt > maxResizeTaps {
+			return nil, unsupported("Resize filter of %d taps on axis %d", nt, a)
+		}
+		combos *= nt
+		if combos > 4096 {
+			return nil, unsupported("Resize filter of %d taps per output", combos)
+		}
 		ntaps[a] = int32(nt)
 		for t := range idx {
 			tab = append(tab, idx[t], fbits(w[t]))

@@ -8,7 +8,9 @@
 //   - liveness and buffer assignment: every device value gets a range of
 //     one arena (first fit, 256-byte aligned), reused once its last reader
 //     ran; elementwise kernels may write over a dying input; Reshape,
-//     Flatten, Squeeze, Unsqueeze and Identity are views;
+//     Flatten, Squeeze, Unsqueeze and Identity are views (of device
+//     values, and with DeviceOnly of host values too), their shape-like
+//     inputs recorded in the plan;
 //   - a flat step list per signature, bound once to the arena and replayed
 //     on every Run with that signature.
 //

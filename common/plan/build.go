@@ -190,8 +190,13 @@ func (e *Engine) build(inputs, vals map[string]common.Value) (*Plan, error) {
 			src := n.Inputs[0]
 			out := operand(n.Outputs[0])
 			in := operand(src)
-			if dev[src] != nil && out != nil && in != nil &&
-				out.DType == in.DType && out.Shape.Size() == in.Shape.Size() && ElemSize(in.DType) > 0 {
+			// Device-only engines also view host values (uploading them),
+			// so that no node is left to the CPU.
+			_, isWeight := e.weights[src]
+			viewable := dev[src] != nil || (e.opts.DeviceOnly && (onHost[src] || isWeight))
+			if viewable && out != nil && in != nil &&
+				out.DType == in.DType && out.Shape.Size() == in.Shape.Size() && ElemSize(in.DType) > 0 &&
+				e.pinShapeInputs(p, n, inputs, value, dev) {
 				d, err := toDevice(src)
 				if err != nil {
 					return nil, err
@@ -457,4 +462,41 @@ func (e *Engine) constInputs(p *Plan, n *common.Node, ins []*Operand, inputs map
 		consts[name] = t
 		ins[j].Const = t
 	}
+}
+
+// pinShapeInputs makes a view's shape-like inputs (Reshape's shape,
+// Squeeze and Unsqueeze axes) part of the plan: run inputs are recorded
+// and compared on every run, values computed on the CPU are checked as
+// learned constants; values computed on the device are trusted to follow
+// from checked ones. It reports false when one cannot be pinned (too
+// large, or not known), and the view then runs on the CPU.
+func (e *Engine) pinShapeInputs(p *Plan, n *common.Node, inputs map[string]common.Value, value func(string) common.Value, dev map[string]*dval) bool {
+	pins := map[string]*common.Tensor{}
+	for _, name := range n.Inputs[1:] {
+		if name == "" {
+			continue
+		}
+		if _, isInit := e.model.Graph.Initializers[name]; isInit {
+			continue
+		}
+		if dev[name] != nil {
+			continue // computed on the device from values the plan checks
+		}
+		t, ok := value(name).(*common.Tensor)
+		if !ok || t == nil || t.Len() > maxLearnedConst {
+			return false
+		}
+		if _, isInput := inputs[name]; isInput {
+			pins[name] = t
+			continue
+		}
+		want, onCPU := p.expect[name]
+		if !onCPU || want.Const == nil {
+			return false
+		}
+	}
+	for name, t := range pins {
+		p.inConst[name] = t.Clone()
+	}
+	return true
 }
