@@ -206,10 +206,11 @@ func TestSgemmMicroKernels(t *testing.T) {
 	for _, kern := range gemmKernels() {
 		for _, m := range sizes {
 			for _, n := range sizes {
-				for ki, k := range []int{1, 3, 7, 65, 300} {
-					tr := (m + n + ki) % 4
+				for tk := 0; tk < 16; tk++ {
+					k := []int{1, 6, 67, 300}[tk/4] // k-loop tails 1, 2, 3; two depth blocks
+					tr := tk % 4
 					transA, transB := tr&1 != 0, tr&2 != 0
-					alpha, beta := ab[(m*3+n+k)%len(ab)][0], ab[(m*3+n+k)%len(ab)][1]
+					alpha, beta := ab[(m*3+n+tk)%len(ab)][0], ab[(m*3+n+tk)%len(ab)][1]
 					lda, ldb, ldc := k+1, n+2, n+5
 					arows, brows := m, k
 					if transA {

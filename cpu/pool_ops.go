@@ -209,6 +209,10 @@ func maxPoolKernel(c *Ctx, n *common.Node, in []*common.Tensor) ([]*common.Tenso
 	colMajor := n.AttrInt("storage_order", 0) != 0
 	switch x.DType() {
 	case common.Float32:
+		if p.r == 2 && idx == nil {
+			maxPool2D(c, p, common.Data[float32](x), common.Data[float32](y))
+			break
+		}
 		maxPool(c, p, common.Data[float32](x), common.Data[float32](y), idx, colMajor, float32(math.Inf(-1)))
 	case common.Float64:
 		maxPool(c, p, common.Data[float64](x), common.Data[float64](y), idx, colMajor, math.Inf(-1))
@@ -262,6 +266,40 @@ func maxPool[T float32 | float64 | int8 | uint8](c *Ctx, p *poolPlan, x, y []T, 
 			at = cm
 		}
 		idx[f] = int64(plane*p.inSize + at)
+	})
+}
+
+// maxPool2D is maxPool for 2-D float32 pools without the indices output:
+// the same taps in the same order (so the same result, NaN handling
+// included), walked straight from the window tables.
+func maxPool2D(c *Ctx, p *poolPlan, x, y []float32) {
+	w, oh, ow := p.in[1], p.out[0], p.out[1]
+	d0, d1 := p.d[0], p.d[1]
+	lowest := float32(math.Inf(-1))
+	c.Parallel(p.planes, max(1, (1<<14)/max(1, p.outSize*p.maxTaps)), func(lo, hi int) {
+		for pl := lo; pl < hi; pl++ {
+			xp := x[pl*p.inSize : (pl+1)*p.inSize]
+			yp := y[pl*p.outSize : (pl+1)*p.outSize]
+			for r := 0; r < oh; r++ {
+				e := p.tOff[0] + r
+				hlo, hhi, hst := p.klo[e], p.khi[e], p.start[e]
+				out := yp[r*ow : (r+1)*ow]
+				for o := range out {
+					f := p.tOff[1] + o
+					wlo, whi, wst := p.klo[f], p.khi[f], p.start[f]
+					best, first := lowest, true
+					for th := hlo; th < hhi; th++ {
+						row := xp[(hst+th*d0)*w:]
+						for tw := wlo; tw < whi; tw++ {
+							if v := row[wst+tw*d1]; first || v > best {
+								best, first = v, false
+							}
+						}
+					}
+					out[o] = best
+				}
+			}
+		}
 	})
 }
 
