@@ -34,7 +34,7 @@ build() {
 	go test -c -tags opencl -o gpu/opencl.test ./opencl
 	go build -tags opencl -o gpu/accel ./cmd/accel
 	tests=""
-	for d in "${ACCEL_ONNX_TESTS:-}" /work/shared/onnx-node-tests ../shared/onnx-node-tests shared/onnx-node-tests; do
+	for d in "${ACCEL_ONNX_TESTS:-}" ../shared/onnx-node-tests shared/onnx-node-tests; do
 		if [ -n "$d" ] && [ -f "$d/INDEX.tsv" ]; then
 			tests=$d
 			break

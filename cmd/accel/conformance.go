@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/accel-go/accel/common"
@@ -59,7 +60,7 @@ func cmdConformance(args []string, stdout, stderr io.Writer) error {
 			if len(detail) > 300 {
 				detail = detail[:300] + "..."
 			}
-			fmt.Fprintf(stdout, "%-11s %-60s %s\n", r.Status, c.Name, oneLine(detail))
+			fmt.Fprintf(stdout, "%-11s %-60s %s\n", r.Status, c.Name, strings.Join(strings.Fields(detail), " "))
 		}
 	}
 	fmt.Fprintln(stdout, sum.Line(*backend))

@@ -15,7 +15,7 @@ import (
 
 // nodeTestDir finds the ONNX node tests, or "" when they are absent.
 func nodeTestDir() string {
-	cands := []string{os.Getenv("ACCEL_ONNX_TESTS"), "../../../shared/onnx-node-tests", "/work/shared/onnx-node-tests"}
+	cands := []string{os.Getenv("ACCEL_ONNX_TESTS"), "../../../shared/onnx-node-tests"}
 	for _, c := range cands {
 		if c == "" {
 			continue
