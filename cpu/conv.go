@@ -212,7 +212,14 @@ func convKernel(c *Ctx, n *common.Node, in []*common.Tensor) ([]*common.Tensor, 
 		return nil, err
 	}
 	outShape := append(common.Shape{g.batch, g.cout}, g.out...)
-	y, err := c.Alloc(x.DType(), outShape)
+	alloc := c.Alloc
+	if x.DType() == common.Float32 && g.cin/g.group*g.kSize > 0 {
+		// Every float32 path writes each output element: the depthwise
+		// kernel row by row, the products with beta 0 (k > 0) tile by
+		// tile, edges included.
+		alloc = c.AllocNoZero
+	}
+	y, err := alloc(x.DType(), outShape)
 	if err != nil {
 		return nil, err
 	}

@@ -9,7 +9,7 @@ import (
 
 // BenchmarkConvLayers times single Conv layers shaped like those of
 // ResNet-18 and MobileNetV2 (batch 1, bias, fused Relu) on one thread and
-// reports GFLOP/s (2 flops per multiply-add). Depthwise layers also run
+// reports GFLOP/s (2 flops per multiply-add); "/t2" runs use two threads. Depthwise layers also run
 // through the general im2col path ("general") for comparison.
 func BenchmarkConvLayers(b *testing.B) {
 	type layer struct {
@@ -28,6 +28,11 @@ func BenchmarkConvLayers(b *testing.B) {
 		{"mbv2_dw3x3s2_96_112", 96, 112, 112, 96, 3, 2, 96, 1, true},
 		{"mbv2_pw_32to16_112", 32, 112, 112, 16, 1, 1, 1, 0, false},
 		{"mbv2_pw_960to160_7", 960, 7, 7, 160, 1, 1, 1, 0, false},
+		{"mbv2_pw_16to96_112", 16, 112, 112, 96, 1, 1, 1, 0, false},
+		{"mbv2_pw_144to24_56", 144, 56, 56, 24, 1, 1, 1, 0, false},
+		{"mbv2_pw_192to32_28", 192, 28, 28, 32, 1, 1, 1, 0, false},
+		{"mbv2_pw_64to384_14", 64, 14, 14, 384, 1, 1, 1, 0, false},
+		{"mbv2_dw3x3_384_14", 384, 14, 14, 384, 3, 1, 384, 1, false},
 	}
 	for _, l := range layers {
 		r := rand.New(rand.NewSource(1))
@@ -40,16 +45,22 @@ func BenchmarkConvLayers(b *testing.B) {
 		n.Fused = nnNode("Relu", 14, nil)
 		oh, ow := (l.h+2*l.pad-l.k)/l.s+1, (l.w+2*l.pad-l.k)/l.s+1
 		flops := 2 * float64(l.cout*oh*ow) * float64(l.cin/l.group*l.k*l.k)
-		b.Run(l.name, func(b *testing.B) {
-			c := nnCtx(b, 1)
-			in := []*common.Tensor{x, w, bias}
-			for i := 0; i < b.N; i++ {
-				if _, err := convKernel(c, n, in); err != nil {
-					b.Fatal(err)
-				}
+		for _, threads := range []int{1, 2} {
+			name := l.name
+			if threads > 1 {
+				name += "/t2"
 			}
-			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-		})
+			b.Run(name, func(b *testing.B) {
+				c := nnCtx(b, threads)
+				in := []*common.Tensor{x, w, bias}
+				for i := 0; i < b.N; i++ {
+					if _, err := convKernel(c, n, in); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		}
 		if !l.generalToo {
 			continue
 		}

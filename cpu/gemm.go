@@ -169,6 +169,23 @@ func sgemmPacked(kern *microKernel, c *Ctx, transA, transB bool, m, n, k int, al
 			mBlocks = ceilDiv(m, mc)
 		}
 	}
+	if threads > 1 {
+		// A few big tiles split unevenly between threads (two row blocks
+		// of 144 and 16, three tiles on two threads): with few tiles,
+		// make their count a multiple of the threads, then even out the
+		// block sizes.
+		if t := mBlocks * nBlocks; t%threads != 0 && t < 4*threads {
+			for nb := nBlocks + 1; nb <= nBlocks+threads; nb++ {
+				if (mBlocks*nb)%threads == 0 && ceilDiv(n, nb) >= 4*nr {
+					nBlocks = nb
+					break
+				}
+			}
+		}
+		mc = roundUp(ceilDiv(m, mBlocks), mr)
+		nc = roundUp(ceilDiv(n, nBlocks), nr)
+		mBlocks, nBlocks = ceilDiv(m, mc), ceilDiv(n, nc)
+	}
 	tiles := mBlocks * nBlocks
 	kc := min(gemmKC, k)
 	directB := !transB && m <= gemmDirectB && x.packB == nil
