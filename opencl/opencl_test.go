@@ -151,6 +151,8 @@ func TestKernelsMatchCPU(t *testing.T) {
 		{name: "matmul_batched", op: "MatMul", opset: 13, inputs: []*common.Tensor{randT(rng, 3, 5, 7), randT(rng, 3, 7, 4)}},
 		{name: "matmul_bcast", op: "MatMul", opset: 13, inputs: []*common.Tensor{randT(rng, 2, 3, 5, 7), randT(rng, 7, 4)}},
 		{name: "matmul_vec", op: "MatMul", opset: 13, inputs: []*common.Tensor{randT(rng, 7), randT(rng, 7, 4)}},
+		{name: "matmul_unit_batch", op: "MatMul", opset: 13, inputs: []*common.Tensor{randT(rng, 1, 16, 24), randT(rng, 24, 40)}},
+		{name: "matmul_unit_batch_both", op: "MatMul", opset: 13, inputs: []*common.Tensor{randT(rng, 1, 3, 16, 24), randT(rng, 3, 24, 8)}},
 		{name: "gemm_t", op: "Gemm", opset: 13, attrs: map[string]*common.Attribute{"transA": intAttr("transA", 1), "transB": intAttr("transB", 1), "alpha": floatAttr("alpha", 0.5), "beta": floatAttr("beta", 2)},
 			inputs: []*common.Tensor{randT(rng, 9, 5), randT(rng, 18, 9), randT(rng, 18)}},
 		{name: "gemm_c2d", op: "Gemm", opset: 13, inputs: []*common.Tensor{randT(rng, 4, 21), randT(rng, 21, 3), randT(rng, 4, 1)}},

@@ -217,10 +217,18 @@ func prepMatMul(d *device, n *common.Node, in, out []*plan.Operand) (*kernel, er
 	} else if bb != 1 {
 		return nil, unsupported("MatMul batch broadcast %v x %v", a.Shape, b.Shape)
 	}
-	if ab == batch && bb == batch && !common.Shape(as[:len(as)-2]).Equal(bs[:len(bs)-2]) {
+	if batch > 1 && ab == batch && bb == batch && !trimOnes(as[:len(as)-2]).Equal(trimOnes(bs[:len(bs)-2])) {
 		return nil, unsupported("MatMul batch broadcast %v x %v", a.Shape, b.Shape)
 	}
 	return &kernel{rt: d.rt, inPlace: -1, specs: []launchSpec{gemmLaunch(g)}}, nil
+}
+
+// trimOnes drops leading 1s: batch dims [1 4] and [4] are the same batch.
+func trimOnes(s common.Shape) common.Shape {
+	for len(s) > 0 && s[0] == 1 {
+		s = s[1:]
+	}
+	return s
 }
 
 func prepGemm(d *device, n *common.Node, in, out []*plan.Operand) (*kernel, error) {

@@ -211,10 +211,19 @@ func toORT(t *common.Tensor, shape ortgo.Shape, pin *runtime.Pinner) (ortgo.Valu
 		}
 		return st, nil
 	}
-	if t.Len() == 0 {
-		return nil, fmt.Errorf("%w: ort: empty input tensors (shape %v) cannot be passed through the Go binding", common.ErrUnsupported, t.Shape())
-	}
 	typ, ok := ortTypes[t.DType()]
+	if t.Len() == 0 {
+		if !ok {
+			return nil, fmt.Errorf("%w: ort: empty %v input tensors", common.ErrUnsupported, t.DType())
+		}
+		// The binding refuses an empty buffer; ONNX Runtime needs none for
+		// zero elements, so a one-byte stand-in satisfies both.
+		v, err := ortgo.NewCustomDataTensor(shape, []byte{0}, typ)
+		if err != nil {
+			return nil, ortErr("creating an empty input tensor", err)
+		}
+		return v, nil
+	}
 	if !ok {
 		if t.DType().Bits() >= 8 && t.DType() != common.Float8E8M0 {
 			return nil, fmt.Errorf("%w: ort: inputs of element type %v", common.ErrUnsupported, t.DType())
