@@ -41,7 +41,7 @@ const poolChunksPerThread = 4
 // poolSpin is how long an idle worker keeps checking for a new job,
 // yielding in between, before it blocks: back-to-back parallel calls then
 // find it awake instead of paying a thread wake-up each.
-const poolSpin = 40 * time.Microsecond
+const poolSpin = 200 * time.Microsecond
 
 func newPool(n int) *pool {
 	if n < 1 {
