@@ -55,7 +55,8 @@ func mapInto[S, D any](c *Ctx, d []D, x []S, f func(S) D) {
 // mapNew allocates a tensor of dtype dt and x's shape and fills it with f
 // applied to x's elements.
 func mapNew[S, D common.Elem](c *Ctx, dt common.DType, x *common.Tensor, f func(S) D) (*common.Tensor, error) {
-	out, err := c.Alloc(dt, x.Shape())
+	// mapInto writes every element: no zeroing needed.
+	out, err := c.AllocNoZero(dt, x.Shape())
 	if err != nil {
 		return nil, err
 	}

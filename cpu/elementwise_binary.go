@@ -487,7 +487,9 @@ func binNum[T number](c *Ctx, n *common.Node, op binOp, a, b, into *common.Tenso
 	}
 	out := into
 	if out == nil || !out.Shape().Equal(p.shape) || out.DType() != a.DType() {
-		if out, err = c.Alloc(a.DType(), p.shape); err != nil {
+		// runBin writes every output element (each row function fills
+		// its whole row): no zeroing needed.
+		if out, err = c.AllocNoZero(a.DType(), p.shape); err != nil {
 			return nil, err
 		}
 	}

@@ -16,8 +16,8 @@ import (
 
 // convZooModel chains float32 Convs of every kind the engine treats
 // specially (im2col, implicit im2col, 1x1 direct, depthwise 3x3 with
-// strides and pads, grouped, small edge tiles, fused Relu) so that each
-// output is allocated without zeroing.
+// strides and pads, grouped, small edge tiles, fused Relu) and a few
+// elementwise ops: kernels whose outputs are allocated without zeroing.
 func convZooModel(t *testing.T) *common.Model {
 	b := onnx.NewBuilder(17)
 	x := b.Input("x", common.Float32, 2, 8, 13, 11)
@@ -53,6 +53,13 @@ func convZooModel(t *testing.T) *common.Model {
 	h = conv(h, 20, 7, 1, 1, 0, 1, false, false)  // 1x1 direct, edge tiles
 	h = conv(h, 7, 14, 3, 1, 0, 7, false, true)   // depthwise, multiplier 2, unpadded
 	h = conv(h, 14, 150, 1, 1, 0, 1, true, true)  // 1x1 with more than mc rows
+	// Elementwise outputs are not zeroed either: same-shape, broadcast
+	// and scalar operands, and unary maps.
+	h = b.Node("Add", []string{h, b.Node("Neg", []string{h})})
+	h = b.Node("Mul", []string{h, weight(150, 1, 1)})
+	h = b.Node("Sub", []string{weight(1), h})
+	h = b.Node("Div", []string{h, weight(1, 150, 1, 1)})
+	h = b.Node("Sigmoid", []string{b.Node("Abs", []string{h})})
 	h = conv(h, 150, 10, 3, 1, 2, 5, false, true) // grouped im2col
 	h = conv(h, 10, 9, 5, 2, 2, 1, true, false)   // 5x5 strided
 	b.Output(h, common.Float32)
