@@ -48,11 +48,11 @@ func convZooModel(t *testing.T) *common.Model {
 		}
 		return y
 	}
-	h := conv(x, 8, 20, 3, 1, 1, 1, true, true)   // 3x3 padded, one group
-	h = conv(h, 20, 20, 3, 2, 1, 20, true, true)  // depthwise stride 2
-	h = conv(h, 20, 7, 1, 1, 0, 1, false, false)  // 1x1 direct, edge tiles
-	h = conv(h, 7, 14, 3, 1, 0, 7, false, true)   // depthwise, multiplier 2, unpadded
-	h = conv(h, 14, 150, 1, 1, 0, 1, true, true)  // 1x1 with more than mc rows
+	h := conv(x, 8, 20, 3, 1, 1, 1, true, true)  // 3x3 padded, one group
+	h = conv(h, 20, 20, 3, 2, 1, 20, true, true) // depthwise stride 2
+	h = conv(h, 20, 7, 1, 1, 0, 1, false, false) // 1x1 direct, edge tiles
+	h = conv(h, 7, 14, 3, 1, 0, 7, false, true)  // depthwise, multiplier 2, unpadded
+	h = conv(h, 14, 150, 1, 1, 0, 1, true, true) // 1x1 with more than mc rows
 	// Elementwise outputs are not zeroed either: same-shape, broadcast
 	// and scalar operands, and unary maps.
 	h = b.Node("Add", []string{h, b.Node("Neg", []string{h})})
