@@ -197,11 +197,13 @@ func sgemmPacked(kern *microKernel, c *Ctx, transA, transB bool, m, n, k int, al
 		if x.packB != nil {
 			bufT = getGemmBuf(nc)
 		}
-		for t := lo; t < hi; t++ {
-			// Consecutive tiles share a column block.
-			jb, ib := t/mBlocks, t%mBlocks
-			i0, j0 := ib*mc, jb*nc
-			mm, nn := min(mc, m-i0), min(nc, n-j0)
+		for t := lo; t < hi; {
+			// Consecutive tiles share a column block: each depth block
+			// of it is packed once for all of them (Goto's loop order).
+			jb := t / mBlocks
+			last := min(hi, (jb+1)*mBlocks)
+			j0 := jb * nc
+			nn := min(nc, n-j0)
 			for p0 := 0; p0 < k; p0 += kc {
 				kk := min(kc, k-p0)
 				var bIn []float32
@@ -217,21 +219,26 @@ func sgemmPacked(kern *microKernel, c *Ctx, transA, transB bool, m, n, k int, al
 				} else {
 					packB(nr, transB, b, ldb, p0, j0, kk, nn, *bufB)
 				}
-				pa := *bufA
-				if preA != nil {
-					pa = preA[p0*mpad+i0*kk:]
-				} else {
-					packA(mr, transA, a, lda, i0, p0, mm, kk, pa)
-				}
 				bt := beta
 				if p0 > 0 {
 					bt = 1
 				}
-				macroKernel(kern, mm, nn, kk, alpha, pa, *bufB, bIn, ldb, bt, cOut[i0*ldc+j0:], ldc)
+				for tt := t; tt < last; tt++ {
+					i0 := (tt % mBlocks) * mc
+					mm := min(mc, m-i0)
+					pa := *bufA
+					if preA != nil {
+						pa = preA[p0*mpad+i0*kk:]
+					} else {
+						packA(mr, transA, a, lda, i0, p0, mm, kk, pa)
+					}
+					macroKernel(kern, mm, nn, kk, alpha, pa, *bufB, bIn, ldb, bt, cOut[i0*ldc+j0:], ldc)
+					if epi != nil && p0+kk >= k {
+						epi(i0, mm, j0, nn)
+					}
+				}
 			}
-			if epi != nil {
-				epi(i0, mm, j0, nn)
-			}
+			t = last
 		}
 		putGemmBuf(bufA)
 		putGemmBuf(bufB)
