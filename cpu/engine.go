@@ -62,6 +62,10 @@ type Engine struct {
 	states sync.Pool
 
 	closeOnce sync.Once
+	// runMu: runs hold it shared, Close exclusively, so Close waits for
+	// runs in flight and later runs see closed.
+	runMu  sync.RWMutex
+	closed bool
 
 	profMu   sync.Mutex
 	lastProf []common.OpTime
@@ -302,7 +306,12 @@ func (e *Engine) Outputs() []common.TensorInfo { return e.outputs }
 
 // Close implements common.Engine. It stops the worker pool.
 func (e *Engine) Close() error {
-	e.closeOnce.Do(func() { e.pool.close() })
+	e.closeOnce.Do(func() {
+		e.runMu.Lock()
+		e.closed = true
+		e.runMu.Unlock()
+		e.pool.close()
+	})
 	return nil
 }
 
@@ -315,6 +324,11 @@ func (e *Engine) Run(ctx context.Context, inputs map[string]*common.Tensor) (map
 func (e *Engine) RunValues(ctx context.Context, inputs map[string]common.Value) (map[string]common.Value, error) {
 	if ctx == nil {
 		ctx = context.Background()
+	}
+	e.runMu.RLock()
+	defer e.runMu.RUnlock()
+	if e.closed {
+		return nil, fmt.Errorf("%w: cpu: engine is closed", common.ErrUnavailable)
 	}
 	g := e.model.Graph
 	vals := make([]common.Value, len(g.Inputs))

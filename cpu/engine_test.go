@@ -184,3 +184,34 @@ func TestProfile(t *testing.T) {
 	require.Equal(t, 4, calls["Conv"], "BatchNormalization folded into Conv, Relu fused")
 	require.Equal(t, 1, calls["MaxPool"])
 }
+
+func TestCloseWaitsForRuns(t *testing.T) {
+	e, err := cpu.Compile(loadModel(t, "cnn.onnx"), common.Options{Threads: 2})
+	require.NoError(t, err)
+	in := map[string]*common.Tensor{"image": randIn(1, 4, 3, 32, 32)}
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for i := 0; i < 4; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for r := 0; r < 20; r++ {
+				if _, err := e.Run(context.Background(), in); err != nil {
+					if !errors.Is(err, common.ErrUnavailable) {
+						errs <- err
+					}
+					return
+				}
+			}
+		}()
+	}
+	time.Sleep(5 * time.Millisecond)
+	require.NoError(t, e.Close())
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("a run racing with Close failed with something other than ErrUnavailable: %v", err)
+	}
+	_, err = e.Run(context.Background(), in)
+	require.ErrorIs(t, err, common.ErrUnavailable)
+}
