@@ -8,6 +8,7 @@ import (
 
 	"github.com/accel-go/accel/common"
 	"github.com/accel-go/accel/common/plan"
+	"github.com/accel-go/accel/cpu"
 )
 
 // launchSpec is one kernel enqueue of a step.
@@ -206,7 +207,7 @@ func bcastParams(out common.Shape, ins ...common.Shape) ([]int32, error) {
 		p = append(p, v)
 	}
 	for _, s := range ins {
-		st := broadcastStrides(s, out)
+		st := cpu.BroadcastStrides(s, out)
 		for d := 0; d < 6; d++ {
 			v := int32(0)
 			if d < len(st) {
@@ -216,17 +217,4 @@ func bcastParams(out common.Shape, ins ...common.Shape) ([]int32, error) {
 		}
 	}
 	return p, nil
-}
-
-func broadcastStrides(in, out common.Shape) []int {
-	st := make([]int, len(out))
-	acc := 1
-	off := len(out) - len(in)
-	for i := len(in) - 1; i >= 0; i-- {
-		if in[i] != 1 {
-			st[off+i] = acc
-		}
-		acc *= in[i]
-	}
-	return st
 }

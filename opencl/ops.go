@@ -8,6 +8,7 @@ import (
 
 	"github.com/accel-go/accel/common"
 	"github.com/accel-go/accel/common/plan"
+	"github.com/accel-go/accel/cpu"
 )
 
 // deviceOps is the kernel table: op type -> what it prepares. Ops not here
@@ -261,7 +262,7 @@ func prepGemm(d *device, n *common.Node, in, out []*plan.Operand) (*kernel, erro
 		if len(c.Shape) > 2 {
 			return nil, unsupported("Gemm C of rank %d", len(c.Shape))
 		}
-		st := broadcastStrides(c.Shape, common.Shape{m, nn})
+		st := cpu.BroadcastStrides(c.Shape, common.Shape{m, nn})
 		g.c, g.cSM, g.cSN = 2, st[0], st[1]
 	}
 	var err error
