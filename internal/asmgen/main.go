@@ -10,6 +10,11 @@ import (
 	. "github.com/mmcloughlin/avo/reg"
 )
 
+// extra holds the generators of kernels defined in the other files of
+// this command; each file's init appends its own, and they run after the
+// ones in main, in file-name order.
+var extra []func()
+
 func main() {
 	ConstraintExpr("amd64")
 	sgemmAVX2()
@@ -17,6 +22,9 @@ func main() {
 	dwRow3AVX2()
 	sdotAVX2()
 	saxpyAVX2()
+	for _, f := range extra {
+		f()
+	}
 	Generate()
 }
 
