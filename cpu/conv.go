@@ -226,8 +226,15 @@ func convKernel(c *Ctx, n *common.Node, in []*common.Tensor) ([]*common.Tensor, 
 	if y.Len() == 0 {
 		return []*common.Tensor{y}, nil
 	}
-	if !g.direct() && !(x.DType() == common.Float32 && (g.depthwise3x3() || g.implicitConv())) {
+	if !g.direct() && !(x.DType() == common.Float32 && (g.depthwise3x3() || g.implicitConv() || g.winograd())) {
 		if _, err := c.Check(x.DType(), common.Shape{c.Threads(), g.cin / g.group * g.kSize, g.outSize}); err != nil {
+			return nil, err
+		}
+	}
+	if x.DType() == common.Float32 && g.winograd() {
+		// The padded input, and the transformed input and products of
+		// one block of tiles.
+		if _, err := c.Check(common.Float32, common.Shape{g.winoScratchFloats()}); err != nil {
 			return nil, err
 		}
 	}
@@ -240,6 +247,10 @@ func convKernel(c *Ctx, n *common.Node, in []*common.Tensor) ([]*common.Tensor, 
 		yd := common.Data[float32](y)
 		if g.depthwise3x3() {
 			convDepthwise3x3(c, g, common.Data[float32](x), common.Data[float32](w), bd, n.Fused, yd)
+			break
+		}
+		if g.winograd() {
+			convWinograd(c, g, common.Data[float32](x), w, bd, n.Fused, yd)
 			break
 		}
 		var post func(ch0 int, yg []float32) func(i0, rows, j0, cols int)

@@ -1,0 +1,28 @@
+package cpu
+
+func init() {
+	if hasAVX2() {
+		winoGatherIn8 = winoGatherIn8Asm
+		winoOut8 = winoOut8Asm
+	}
+}
+
+// winoGatherIn8Asm is winoGatherIn8 with AVX2 and FMA.
+func winoGatherIn8Asm(src []float32, idx *[8]int32, wp int, d *[288]float32, v []float32, stride int) {
+	_ = v[35*stride+7]
+	hi := idx[0]
+	for _, i := range idx {
+		if i < 0 {
+			panic("winoGatherIn8: negative index")
+		}
+		hi = max(hi, i)
+	}
+	_ = src[int(hi)+5*wp+5]
+	winoGatherInputAVX2(&src[0], idx, wp, &d[0], &v[0], stride)
+}
+
+// winoOut8Asm is winoOut8 with AVX2 and FMA.
+func winoOut8Asm(m []float32, stride int, t *[192]float32, y *[128]float32) {
+	_ = m[35*stride+7]
+	winoOutputAVX2(&m[0], stride, &t[0], &y[0])
+}
