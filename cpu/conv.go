@@ -423,6 +423,8 @@ func im2col[T float32 | float64](c *Ctx, g *convGeom, cg int, xg, col []T) {
 					line := src[base*inL : (base+1)*inL]
 					if sL == 1 {
 						copy(seg[oLo:oHi], line[oLo+off:oHi+off])
+					} else if s32, ok := any(seg).([]float32); ok && sL == 2 {
+						copyStride2(s32[oLo:oHi], any(line).([]float32)[oLo*2+off:])
 					} else {
 						for ow := oLo; ow < oHi; ow++ {
 							seg[ow] = line[ow*sL+off]

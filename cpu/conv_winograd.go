@@ -275,7 +275,7 @@ func convWinograd(c *Ctx, g *convGeom, x []float32, w *common.Tensor, bias []flo
 	}
 	v, m := s.v[:36*cin*tb], s.m[:36*cout*tb]
 	for xi := range s.x {
-		s.x[xi] = gemmExtra{preA: ww.u[xi]}
+		s.x[xi] = gemmExtra{preA: ww.u[xi], inPlaceB: true}
 	}
 	epi := newEpilogue(fused)
 	lo, hi := epi.lo, epi.hi

@@ -3,6 +3,7 @@ package cpu
 func init() {
 	if hasAVX2() {
 		winoGatherIn8 = winoGatherIn8Asm
+		copyStride2 = copyStride2Asm
 		winoOut8 = winoOut8Asm
 	}
 }
@@ -25,4 +26,13 @@ func winoGatherIn8Asm(src []float32, idx *[8]int32, wp int, d *[288]float32, v [
 func winoOut8Asm(m []float32, stride int, t *[192]float32, y *[128]float32) {
 	_ = m[35*stride+7]
 	winoOutputAVX2(&m[0], stride, &t[0], &y[0])
+}
+
+// copyStride2Asm is copyStride2 with AVX2.
+func copyStride2Asm(dst, src []float32) {
+	if len(dst) == 0 {
+		return
+	}
+	_ = src[2*len(dst)-2]
+	copyStride2AVX2(&dst[0], &src[0], len(dst))
 }

@@ -204,3 +204,21 @@ func BenchmarkConvWinograd(b *testing.B) {
 		})
 	}
 }
+
+// TestCopyStride2 checks the stride-2 copy (vector and portable) over
+// lengths around the vector width, reading no further than it may.
+func TestCopyStride2(t *testing.T) {
+	for n := 0; n < 40; n++ {
+		src := make([]float32, max(0, 2*n-1))
+		for i := range src {
+			src[i] = float32(i)
+		}
+		for _, f := range []func(dst, src []float32){copyStride2Go, copyStride2} {
+			dst := make([]float32, n)
+			f(dst, src)
+			for i, v := range dst {
+				require.Equal(t, float32(2*i), v, "n %d element %d", n, i)
+			}
+		}
+	}
+}

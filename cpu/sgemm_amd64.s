@@ -1141,3 +1141,37 @@ GLOBL winoF4b<>(SB), RODATA|NOPTR, $4
 
 DATA winoF8<>+0(SB)/4, $0x41000000
 GLOBL winoF8<>(SB), RODATA|NOPTR, $4
+
+// func copyStride2AVX2(dst *float32, src *float32, n int)
+// Requires: AVX, AVX2
+TEXT ·copyStride2AVX2(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), AX
+	MOVQ src+8(FP), CX
+	MOVQ n+16(FP), DX
+
+loop8:
+	CMPQ    DX, $0x00000008
+	JL      loop1
+	VMOVUPS (CX), Y0
+	VMOVUPS 32(CX), Y1
+	VSHUFPS $0x88, Y1, Y0, Y0
+	VPERMPD $0xd8, Y0, Y0
+	VMOVUPS Y0, (AX)
+	ADDQ    $0x00000020, AX
+	ADDQ    $0x00000040, CX
+	SUBQ    $0x00000008, DX
+	JMP     loop8
+
+loop1:
+	TESTQ  DX, DX
+	JE     done
+	VMOVSS (CX), X0
+	VMOVSS X0, (AX)
+	ADDQ   $0x00000004, AX
+	ADDQ   $0x00000008, CX
+	DECQ   DX
+	JMP    loop1
+
+done:
+	VZEROUPPER
+	RET

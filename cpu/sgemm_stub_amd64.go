@@ -34,3 +34,6 @@ func winoGatherInputAVX2(src *float32, idx *[8]int32, wp int, d *float32, v *flo
 // element (i, j) of the eight tiles is at m[(6i+j)*stride:][:8]; element
 // (r, c) of A^T m A goes to y[(4r+c)*8:][:8]. t is scratch of 24*8 floats.
 func winoOutputAVX2(m *float32, stride int, t *float32, y *float32)
+
+// copyStride2AVX2 sets dst[i] = src[2*i] for i < n, with AVX2.
+func copyStride2AVX2(dst *float32, src *float32, n int)

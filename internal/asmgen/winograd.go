@@ -231,3 +231,46 @@ func winoOutputAVX2() {
 // f32c is the bit pattern of v as a 32-bit constant (DATA of an F32
 // would be written as an integer literal).
 func f32c(v float32) Constant { return U32(math.Float32bits(v)) }
+
+func init() { extra = append(extra, copyStride2AVX2) }
+
+// copyStride2AVX2 emits copyStride2AVX2: dst[i] = src[2i] for i < n,
+// eight at a time (two loads, an even-element shuffle and a lane
+// permute), then one at a time. It reads src[0..2n-2] only.
+func copyStride2AVX2() {
+	TEXT("copyStride2AVX2", NOSPLIT, "func(dst, src *float32, n int)")
+	Doc("copyStride2AVX2 sets dst[i] = src[2*i] for i < n, with AVX2.")
+	pd := Load(Param("dst"), GP64())
+	ps := Load(Param("src"), GP64())
+	n := Load(Param("n"), GP64())
+	a, b := YMM(), YMM()
+
+	Label("loop8")
+	CMPQ(n, U32(8))
+	JL(LabelRef("loop1"))
+	VMOVUPS(Mem{Base: ps}, a)
+	VMOVUPS(Mem{Base: ps, Disp: 32}, b)
+	// [a0 a2 b0 b2 | a4 a6 b4 b6], then 64-bit chunks 0, 2, 1, 3.
+	VSHUFPS(U8(0x88), b, a, a)
+	VPERMPD(U8(0xd8), a, a)
+	VMOVUPS(a, Mem{Base: pd})
+	ADDQ(U32(32), pd)
+	ADDQ(U32(64), ps)
+	SUBQ(U32(8), n)
+	JMP(LabelRef("loop8"))
+
+	Label("loop1")
+	TESTQ(n, n)
+	JE(LabelRef("done"))
+	s := XMM()
+	VMOVSS(Mem{Base: ps}, s)
+	VMOVSS(s, Mem{Base: pd})
+	ADDQ(U32(4), pd)
+	ADDQ(U32(8), ps)
+	DECQ(n)
+	JMP(LabelRef("loop1"))
+
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
