@@ -44,7 +44,7 @@ const (
 	winoMaxChannels = 8192
 	// winoBlockFloats is the target size of one block's transformed
 	// input (36 x cin x tiles floats).
-	winoBlockFloats = 1 << 18
+	winoBlockFloats = 1 << 19
 )
 
 // winogradOff turns the Winograd path off (tests and benchmarks compare
