@@ -250,7 +250,7 @@ func convKernel(c *Ctx, n *common.Node, in []*common.Tensor) ([]*common.Tensor, 
 			break
 		}
 		if g.winograd() {
-			convWinograd(c, g, common.Data[float32](x), w, bd, n.Fused, yd)
+			convWinograd(c, g, g.winoTile(), common.Data[float32](x), w, bd, n.Fused, yd)
 			break
 		}
 		var post func(ch0 int, yg []float32) func(i0, rows, j0, cols int)

@@ -51,45 +51,61 @@ const (
 // it with the direct one).
 var winogradOff bool
 
-// winograd reports whether g takes the Winograd F(4x4, 3x3) path.
-func (g *convGeom) winograd() bool {
+// winograd reports whether g takes a Winograd path.
+func (g *convGeom) winograd() bool { return g.winoTile() != 0 }
+
+// winoTile returns the output tile size of the Winograd variant g takes:
+// 4 for F(4x4, 3x3), 2 for F(2x2, 3x3) (small images, where 4x4 tiles
+// would be too few), or 0 for none.
+func (g *convGeom) winoTile() int {
 	if winogradOff || len(g.k) != 2 || g.group != 1 || g.k[0] != 3 || g.k[1] != 3 {
-		return false
+		return 0
 	}
 	if g.s[0] != 1 || g.s[1] != 1 || g.d[0] != 1 || g.d[1] != 1 {
-		return false
+		return 0
 	}
 	if g.cin < winoMinChannels || g.cout < winoMinChannels || g.cin > winoMaxChannels || g.cout > winoMaxChannels {
-		return false
+		return 0
 	}
-	// Gather indices into the padded input are int32.
-	ty, tx := ceilDiv(g.out[0], 4), ceilDiv(g.out[1], 4)
-	if int64(g.batch)*int64(g.cin)*int64(4*ty+2)*int64(4*tx+2) >= 1<<31 {
-		return false
+	for _, mt := range []int{4, 2} {
+		ty, tx := ceilDiv(g.out[0], mt), ceilDiv(g.out[1], mt)
+		// Gather indices into the padded input are int32.
+		if int64(g.batch)*int64(g.cin)*int64(mt*ty+2)*int64(mt*tx+2) >= 1<<31 {
+			return 0
+		}
+		if g.batch*ty*tx >= winoMinTiles {
+			return mt
+		}
 	}
-	return g.batch*ty*tx >= winoMinTiles
+	return 0
 }
 
 // winoScratchFloats is the size of convWinograd's buffers for g: the
 // padded input and one block's transformed input and products.
 func (g *convGeom) winoScratchFloats() int {
-	ty, tx := ceilDiv(g.out[0], 4), ceilDiv(g.out[1], 4)
-	return g.batch*g.cin*(4*ty+2)*(4*tx+2) + 36*(g.cin+g.cout)*winoBlock(g.cin, g.cout, g.batch*ty*tx)
+	mt := g.winoTile()
+	if mt == 0 {
+		return 0
+	}
+	ty, tx := ceilDiv(g.out[0], mt), ceilDiv(g.out[1], mt)
+	na := (mt + 2) * (mt + 2)
+	return g.batch*g.cin*(mt*ty+2)*(mt*tx+2) + na*(g.cin+g.cout)*winoBlock(na, g.cin, g.cout, g.batch*ty*tx)
 }
 
-// winoBlock returns the tiles per block (a multiple of 8) for cin input
-// and cout output channels and tiles tiles in all.
-func winoBlock(cin, cout, tiles int) int {
-	tb := winoBlockFloats / (36 * max(cin, cout))
+// winoBlock returns the tiles per block (a multiple of 8) for na
+// products, cin input and cout output channels and tiles tiles in all.
+func winoBlock(na, cin, cout, tiles int) int {
+	tb := winoBlockFloats / (na * max(cin, cout))
 	tb = max(32, min(256, tb-tb%8))
 	return min(tb, roundUp(tiles, 8))
 }
 
-// winoWeights is a filter transformed and packed for the 36 products.
+// winoWeights is a filter transformed and packed for the products of
+// the variant with output tiles of mt.
 type winoWeights struct {
-	kern      *microKernel
-	cout, cin int
-	u         [36][]float32 // U[ξ], cout x cin, packed by packWholeA
+	kern          *microKernel
+	mt, cout, cin int
+	u             [36][]float32 // U[ξ], cout x cin, packed by packWholeA
 }
 
 // winoCache maps a weak pointer to an initializer tensor to its
@@ -99,18 +115,18 @@ var winoCache sync.Map
 // winogradWeights returns w (cout x cin x 3 x 3) transformed for the
 // Winograd products: from the cache when w is one of the engine's
 // initializers, else computed for this call.
-func winogradWeights(c *Ctx, w *common.Tensor, cout, cin int) *winoWeights {
+func winogradWeights(c *Ctx, w *common.Tensor, mt, cout, cin int) *winoWeights {
 	cacheable := c != nil && c.eng != nil && c.eng.owned[dataPtr(w)]
 	var key weak.Pointer[common.Tensor]
 	if cacheable {
 		key = weak.Make(w)
 		if v, ok := winoCache.Load(key); ok {
-			if p := v.(*winoWeights); p.kern == gemmK && p.cout == cout && p.cin == cin {
+			if p := v.(*winoWeights); p.kern == gemmK && p.mt == mt && p.cout == cout && p.cin == cin {
 				return p
 			}
 		}
 	}
-	p := transformWinoWeights(gemmK, common.Data[float32](w), cout, cin)
+	p := transformWinoWeights(gemmK, common.Data[float32](w), mt, cout, cin)
 	if cacheable {
 		if _, loaded := winoCache.Swap(key, p); !loaded {
 			runtime.AddCleanup(w, func(k weak.Pointer[common.Tensor]) { winoCache.Delete(k) }, key)
@@ -120,42 +136,56 @@ func winogradWeights(c *Ctx, w *common.Tensor, cout, cin int) *winoWeights {
 }
 
 // transformWinoWeights computes U[ξ][o][c] = (G g G^T)[ξ] for each filter
-// g = w[o][c] (in float64, rounded once) and packs each U[ξ] for kern.
-func transformWinoWeights(kern *microKernel, w []float32, cout, cin int) *winoWeights {
-	p := &winoWeights{kern: kern, cout: cout, cin: cin}
-	mats := make([]float32, 36*cout*cin)
+// g = w[o][c] (in float64, rounded once) and the variant's G, and packs
+// each U[ξ] for kern.
+func transformWinoWeights(kern *microKernel, w []float32, mt, cout, cin int) *winoWeights {
+	p := &winoWeights{kern: kern, mt: mt, cout: cout, cin: cin}
+	al := mt + 2
+	gf := winoG
+	if mt == 2 {
+		gf = winoG2
+	}
+	mats := make([]float32, al*al*cout*cin)
 	plane := cout * cin
 	for oc := 0; oc < plane; oc++ {
 		f := w[oc*9 : oc*9+9]
-		// t = G g: 6x3.
+		// t = G g: al x 3.
 		var t [6][3]float64
 		for j := 0; j < 3; j++ {
-			g0, g1, g2 := float64(f[j]), float64(f[3+j]), float64(f[6+j])
-			t[0][j], t[1][j], t[2][j], t[3][j], t[4][j], t[5][j] = winoG(g0, g1, g2)
+			col := gf(float64(f[j]), float64(f[3+j]), float64(f[6+j]))
+			for i := 0; i < al; i++ {
+				t[i][j] = col[i]
+			}
 		}
-		// U = t G^T: 6x6.
-		for i := 0; i < 6; i++ {
-			u0, u1, u2, u3, u4, u5 := winoG(t[i][0], t[i][1], t[i][2])
-			for j, v := range [6]float64{u0, u1, u2, u3, u4, u5} {
-				mats[(i*6+j)*plane+oc] = float32(v)
+		// U = t G^T: al x al.
+		for i := 0; i < al; i++ {
+			row := gf(t[i][0], t[i][1], t[i][2])
+			for j := 0; j < al; j++ {
+				mats[(i*al+j)*plane+oc] = float32(row[j])
 			}
 		}
 	}
-	for xi := range p.u {
+	for xi := 0; xi < al*al; xi++ {
 		p.u[xi] = packWholeA(kern, false, mats[xi*plane:(xi+1)*plane], cin, cout, cin)
 	}
 	return p
 }
 
-// winoG applies G (6x3) to the 3-vector (g0, g1, g2).
-func winoG(g0, g1, g2 float64) (u0, u1, u2, u3, u4, u5 float64) {
-	u0 = g0 / 4
-	u1 = -(g0 + g1 + g2) / 6
-	u2 = -(g0 - g1 + g2) / 6
-	u3 = g0/24 + g1/12 + g2/6
-	u4 = g0/24 - g1/12 + g2/6
-	u5 = g2
-	return
+// winoG applies F(4x4, 3x3)'s G (6x3) to the 3-vector (g0, g1, g2).
+func winoG(g0, g1, g2 float64) [6]float64 {
+	return [6]float64{
+		g0 / 4,
+		-(g0 + g1 + g2) / 6,
+		-(g0 - g1 + g2) / 6,
+		g0/24 + g1/12 + g2/6,
+		g0/24 - g1/12 + g2/6,
+		g2,
+	}
+}
+
+// winoG2 applies F(2x2, 3x3)'s G (4x3) to the 3-vector (g0, g1, g2).
+func winoG2(g0, g1, g2 float64) [6]float64 {
+	return [6]float64{g0, (g0 + g1 + g2) / 2, (g0 - g1 + g2) / 2, g2}
 }
 
 // winoOut8 is the output transform of eight tiles (see winoOut8Go);
@@ -234,6 +264,43 @@ func winoOut8Go(m []float32, stride int, t *[192]float32, y *[128]float32) {
 	}
 }
 
+// winoGatherIn8F2 is winoGatherIn8 for F(2x2, 3x3): 4x4 input tiles,
+// element ξ of B^T d B (B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1])
+// to v[ξ*stride+l]. d is scratch.
+func winoGatherIn8F2(src []float32, idx *[8]int32, wp int, d *[288]float32, v []float32, stride int) {
+	_ = v[15*stride+7]
+	for l, base := range idx {
+		var t [4][4]float32
+		for i := 0; i < 4; i++ {
+			r := src[int(base)+i*wp : int(base)+i*wp+4]
+			t[i] = [4]float32{r[0] - r[2], r[1] + r[2], r[2] - r[1], r[1] - r[3]}
+		}
+		for k := 0; k < 4; k++ {
+			v[(0*4+k)*stride+l] = t[0][k] - t[2][k]
+			v[(1*4+k)*stride+l] = t[1][k] + t[2][k]
+			v[(2*4+k)*stride+l] = t[2][k] - t[1][k]
+			v[(3*4+k)*stride+l] = t[1][k] - t[3][k]
+		}
+	}
+}
+
+// winoOut8F2 is winoOut8 for F(2x2, 3x3): element (r, c) of A^T m A
+// (A^T = [1 1 1 0; 0 1 -1 -1]) to y[(2r+c)*8+l]. t is not used.
+func winoOut8F2(m []float32, stride int, _ *[192]float32, y *[128]float32) {
+	_ = m[15*stride+7]
+	for l := 0; l < 8; l++ {
+		var q [4][2]float32
+		for i := 0; i < 4; i++ {
+			e0, e1, e2, e3 := m[(i*4)*stride+l], m[(i*4+1)*stride+l], m[(i*4+2)*stride+l], m[(i*4+3)*stride+l]
+			q[i] = [2]float32{e0 + e1 + e2, e1 - e2 - e3}
+		}
+		for c := 0; c < 2; c++ {
+			y[c*8+l] = q[0][c] + q[1][c] + q[2][c]
+			y[(2+c)*8+l] = q[1][c] - q[2][c] - q[3][c]
+		}
+	}
+}
+
 // winoScratch is the per-call workspace of convWinograd.
 type winoScratch struct {
 	v, m, pad []float32
@@ -251,30 +318,37 @@ type winoTile struct {
 var winoScratchPool sync.Pool
 
 // convWinograd computes y = act(conv(x, w) + bias) for a geometry
-// accepted by winograd; fused is the fused activation (or nil).
-func convWinograd(c *Ctx, g *convGeom, x []float32, w *common.Tensor, bias []float32, fused *common.Node, y []float32) {
-	ww := winogradWeights(c, w, g.cout, g.cin)
+// accepted by winograd, with output tiles of mt (4 or 2, as winoTile
+// chooses); fused is the fused activation (or nil).
+func convWinograd(c *Ctx, g *convGeom, mt int, x []float32, w *common.Tensor, bias []float32, fused *common.Node, y []float32) {
+	al := mt + 2
+	na := al * al
+	in8, out8 := winoGatherIn8, winoOut8
+	if mt == 2 {
+		in8, out8 = winoGatherIn8F2, winoOut8F2
+	}
+	ww := winogradWeights(c, w, mt, g.cout, g.cin)
 	cin, cout := g.cin, g.cout
 	h, wd := g.in[0], g.in[1]
 	oh, ow := g.out[0], g.out[1]
 	pt, pl := g.pb[0], g.pb[1]
-	tx := ceilDiv(ow, 4)
-	perImg := ceilDiv(oh, 4) * tx
+	tx := ceilDiv(ow, mt)
+	perImg := ceilDiv(oh, mt) * tx
 	tiles := g.batch * perImg
-	tb := winoBlock(cin, cout, tiles)
+	tb := winoBlock(na, cin, cout, tiles)
 
 	s, _ := winoScratchPool.Get().(*winoScratch)
 	if s == nil {
 		s = &winoScratch{}
 	}
-	if need := 36 * cin * tb; cap(s.v) < need {
+	if need := na * cin * tb; cap(s.v) < need {
 		s.v = make([]float32, need)
 	}
-	if need := 36 * cout * tb; cap(s.m) < need {
+	if need := na * cout * tb; cap(s.m) < need {
 		s.m = make([]float32, need)
 	}
-	v, m := s.v[:36*cin*tb], s.m[:36*cout*tb]
-	for xi := range s.x {
+	v, m := s.v[:na*cin*tb], s.m[:na*cout*tb]
+	for xi := 0; xi < na; xi++ {
 		s.x[xi] = gemmExtra{preA: ww.u[xi], inPlaceB: true}
 	}
 	epi := newEpilogue(fused)
@@ -288,7 +362,7 @@ func convWinograd(c *Ctx, g *convGeom, x []float32, w *common.Tensor, bias []flo
 	// The input, zero-padded so that every tile is inside: channel ch of
 	// image img is the hp x wp plane at pad[(img*cin+ch)*inPlane:], with
 	// the image at row pt, column pl.
-	hp, wp := 4*ceilDiv(oh, 4)+2, 4*tx+2
+	hp, wp := mt*ceilDiv(oh, mt)+2, mt*tx+2
 	inPlane, outPlane := hp*wp, oh*ow
 	if need := g.batch * cin * inPlane; cap(s.pad) < need {
 		s.pad = make([]float32, need)
@@ -321,25 +395,25 @@ func convWinograd(c *Ctx, g *convGeom, x []float32, w *common.Tensor, bias []flo
 		for l := 0; l < nb8; l++ {
 			t := t0 + min(l, nb-1) // lanes past the end repeat the last tile
 			img, r := t/perImg, t%perImg
-			oy, ox := (r/tx)*4, (r%tx)*4
+			oy, ox := (r/tx)*mt, (r%tx)*mt
 			idx[l/8][l%8] = int32(img*cin*inPlane + oy*wp + ox)
-			info[l] = winoTile{out: img*cout*outPlane + oy*ow + ox, rows: min(4, oh-oy), cols: min(4, ow-ox)}
+			info[l] = winoTile{out: img*cout*outPlane + oy*ow + ox, rows: min(mt, oh-oy), cols: min(mt, ow-ox)}
 		}
 
-		// V[ξ][ch][t] = (B^T d B)[ξ] for the 6x6 input tile d of
+		// V[ξ][ch][t] = (B^T d B)[ξ] for the al x al input tile d of
 		// channel ch at tile t0+t.
 		c.Parallel(cin, grain, func(clo, chi int) {
 			var d [288]float32
 			for ch := clo; ch < chi; ch++ {
 				src := pad[ch*inPlane:]
 				for l0 := 0; l0 < nb8; l0 += 8 {
-					winoGatherIn8(src, &idx[l0/8], wp, &d, v[ch*tb+l0:], cin*tb)
+					in8(src, &idx[l0/8], wp, &d, v[ch*tb+l0:], cin*tb)
 				}
 			}
 		})
 
 		// M[ξ] = U[ξ] V[ξ], each product on one thread.
-		c.Parallel(36, 1, func(xlo, xhi int) {
+		c.Parallel(na, 1, func(xlo, xhi int) {
 			for xi := xlo; xi < xhi; xi++ {
 				sgemmPacked(ww.kern, nil, false, false, cout, nb, cin, 1, nil, 0, v[xi*cin*tb:], tb, 0, m[xi*cout*tb:], tb, &s.x[xi])
 			}
@@ -356,14 +430,14 @@ func convWinograd(c *Ctx, g *convGeom, x []float32, w *common.Tensor, bias []flo
 					b = bias[o]
 				}
 				for l0 := 0; l0 < nb8; l0 += 8 {
-					winoOut8(m[o*tb+l0:], cout*tb, &tmp, &yt)
+					out8(m[o*tb+l0:], cout*tb, &tmp, &yt)
 					if clamp {
-						biasClamp(yt[:], b, lo, hi)
+						biasClamp(yt[:mt*mt*8], b, lo, hi)
 					}
 					for l := 0; l < min(8, nb-l0); l++ {
 						ti := &info[l0+l]
 						dst := y[ti.out+o*outPlane:]
-						if ti.rows == 4 && ti.cols == 4 {
+						if mt == 4 && ti.rows == 4 && ti.cols == 4 {
 							_ = dst[3*ow+3]
 							for r := 0; r < 4; r++ {
 								q := dst[r*ow : r*ow+4 : r*ow+4]
@@ -373,7 +447,7 @@ func convWinograd(c *Ctx, g *convGeom, x []float32, w *common.Tensor, bias []flo
 						}
 						for r := 0; r < ti.rows; r++ {
 							for cc := 0; cc < ti.cols; cc++ {
-								dst[r*ow+cc] = yt[(4*r+cc)*8+l]
+								dst[r*ow+cc] = yt[(mt*r+cc)*8+l]
 							}
 						}
 					}

@@ -75,10 +75,14 @@ func TestConvWinograd(t *testing.T) {
 	defer func(i in8, o out8) { winoGatherIn8, winoOut8 = i, o }(winoGatherIn8, winoOut8)
 	for _, tr := range transforms {
 		winoGatherIn8, winoOut8 = tr.in, tr.out
-		for _, threads := range []int{1, 2} {
+		for _, cfg := range []struct{ mt, threads int }{{4, 1}, {4, 2}, {2, 1}, {2, 2}} {
+			mt, threads := cfg.mt, cfg.threads
 			c := nnCtx(t, threads)
 			for i, k := range cases {
-				msg := fmt.Sprintf("%s/t%d case %d %+v", tr.name, threads, i, k)
+				if mt == 2 && tr.name == "go" {
+					continue // F(2x2, 3x3) has only portable transforms
+				}
+				msg := fmt.Sprintf("%s/F%d/t%d case %d %+v", tr.name, mt, threads, i, k)
 				xs, ws := []int{k.batch, k.cin, k.h, k.w}, []int{k.cout, k.cin, 3, 3}
 				attrs := map[string]any{"pads": k.pads}
 				n := nnNode("Conv", 11, attrs)
@@ -104,7 +108,7 @@ func TestConvWinograd(t *testing.T) {
 				// Straight to the Winograd kernel: some cases are too
 				// small for convKernel to choose it.
 				out := []*common.Tensor{common.Zeros(common.Float32, append(common.Shape{k.batch, k.cout}, g.out...))}
-				convWinograd(c, g, x, in[1], b, n.Fused, common.Data[float32](out[0]))
+				convWinograd(c, g, mt, x, in[1], b, n.Fused, common.Data[float32](out[0]))
 				want := nnConvRef(x, xs, w, ws, b, 1, []int{1, 1}, []int{1, 1}, k.pads[:2], g.out)
 				// Errors are relative to the scale of the bare
 				// convolution (the transforms mix the values of a whole
@@ -170,8 +174,10 @@ func TestConvWinogradChoice(t *testing.T) {
 	}
 	p1 := map[string]any{"pads": []int{1, 1, 1, 1}}
 	require.True(t, plan([]int{1, 64, 56, 56}, []int{64, 64, 3, 3}, p1).winograd())
-	require.True(t, plan([]int{8, 512, 7, 7}, []int{512, 512, 3, 3}, p1).winograd())
-	require.False(t, plan([]int{1, 512, 7, 7}, []int{512, 512, 3, 3}, p1).winograd(), "4 tiles: too few")
+	require.Equal(t, 4, plan([]int{1, 64, 56, 56}, []int{64, 64, 3, 3}, p1).winoTile())
+	require.Equal(t, 4, plan([]int{8, 512, 7, 7}, []int{512, 512, 3, 3}, p1).winoTile())
+	require.Equal(t, 2, plan([]int{1, 512, 7, 7}, []int{512, 512, 3, 3}, p1).winoTile(), "4 tiles of 4x4: too few")
+	require.False(t, plan([]int{1, 512, 3, 3}, []int{512, 512, 3, 3}, p1).winograd(), "4 tiles of 2x2: too few")
 	require.False(t, plan([]int{1, 64, 56, 56}, []int{64, 64, 3, 3}, map[string]any{"pads": []int{1, 1, 1, 1}, "strides": []int{2, 2}}).winograd())
 	require.False(t, plan([]int{1, 64, 56, 56}, []int{64, 64, 3, 3}, map[string]any{"pads": []int{2, 2, 2, 2}, "dilations": []int{2, 2}}).winograd())
 	require.False(t, plan([]int{1, 64, 56, 56}, []int{64, 32, 3, 3}, map[string]any{"pads": []int{1, 1, 1, 1}, "group": 2}).winograd())
@@ -183,7 +189,7 @@ func TestConvWinogradChoice(t *testing.T) {
 // BenchmarkConvWinograd times the Winograd path alone on ResNet-18's 3x3
 // layers at batch 1 on one thread (direct-method GFLOP/s).
 func BenchmarkConvWinograd(b *testing.B) {
-	for _, l := range []struct{ ch, hw int }{{64, 56}, {128, 28}, {256, 14}} {
+	for _, l := range []struct{ ch, hw int }{{64, 56}, {128, 28}, {256, 14}, {512, 7}} {
 		b.Run(fmt.Sprintf("%dx%d", l.ch, l.hw), func(b *testing.B) {
 			r := rand.New(rand.NewSource(1))
 			xs, ws := common.Shape{1, l.ch, l.hw, l.hw}, common.Shape{l.ch, l.ch, 3, 3}
@@ -198,7 +204,7 @@ func BenchmarkConvWinograd(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				convWinograd(c, g, x, w, nil, nil, y)
+				convWinograd(c, g, g.winoTile(), x, w, nil, nil, y)
 			}
 			b.ReportMetric(2*float64(l.ch*l.ch*9*l.hw*l.hw)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 		})
