@@ -264,10 +264,17 @@ func winoOut8Go(m []float32, stride int, t *[192]float32, y *[128]float32) {
 	}
 }
 
-// winoGatherIn8F2 is winoGatherIn8 for F(2x2, 3x3): 4x4 input tiles,
+// winoGatherIn8F2 and winoOut8F2 are winoGatherIn8 and winoOut8 for
+// F(2x2, 3x3); amd64 replaces them with AVX2 kernels.
+var (
+	winoGatherIn8F2 = winoGatherIn8F2Go
+	winoOut8F2      = winoOut8F2Go
+)
+
+// winoGatherIn8F2Go is winoGatherIn8 for F(2x2, 3x3): 4x4 input tiles,
 // element ξ of B^T d B (B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1])
 // to v[ξ*stride+l]. d is scratch.
-func winoGatherIn8F2(src []float32, idx *[8]int32, wp int, d *[288]float32, v []float32, stride int) {
+func winoGatherIn8F2Go(src []float32, idx *[8]int32, wp int, d *[288]float32, v []float32, stride int) {
 	_ = v[15*stride+7]
 	for l, base := range idx {
 		var t [4][4]float32
@@ -284,9 +291,9 @@ func winoGatherIn8F2(src []float32, idx *[8]int32, wp int, d *[288]float32, v []
 	}
 }
 
-// winoOut8F2 is winoOut8 for F(2x2, 3x3): element (r, c) of A^T m A
+// winoOut8F2Go is winoOut8 for F(2x2, 3x3): element (r, c) of A^T m A
 // (A^T = [1 1 1 0; 0 1 -1 -1]) to y[(2r+c)*8+l]. t is not used.
-func winoOut8F2(m []float32, stride int, _ *[192]float32, y *[128]float32) {
+func winoOut8F2Go(m []float32, stride int, _ *[192]float32, y *[128]float32) {
 	_ = m[15*stride+7]
 	for l := 0; l < 8; l++ {
 		var q [4][2]float32

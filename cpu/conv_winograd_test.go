@@ -29,6 +29,10 @@ func TestWinoTransformsAsmMatchGo(t *testing.T) {
 		for i := range v1 {
 			require.InDelta(t, v1[i], v2[i], 1e-4*(1+math.Abs(float64(v1[i]))), "input transform, stride %d, element %d", stride, i)
 		}
+		v1, v2 = make([]float32, 16*stride+8), make([]float32, 16*stride+8)
+		winoGatherIn8F2Go(src, &idx, wp, &d1, v1, stride)
+		winoGatherIn8F2Asm(src, &idx, wp, &d2, v2, stride)
+		require.Equal(t, v1, v2, "F(2x2, 3x3) input transform, stride %d", stride)
 		m := nnRand32(r, 36*stride+8)
 		var t1, t2 [192]float32
 		var y1, y2 [128]float32
@@ -36,6 +40,12 @@ func TestWinoTransformsAsmMatchGo(t *testing.T) {
 		winoOut8Asm(m, stride, &t2, &y2)
 		for i := range y1 {
 			require.InDelta(t, y1[i], y2[i], 1e-4*(1+math.Abs(float64(y1[i]))), "output transform, stride %d, element %d", stride, i)
+		}
+		y1, y2 = [128]float32{}, [128]float32{}
+		winoOut8F2Go(m, stride, &t1, &y1)
+		winoOut8F2Asm(m, stride, &t2, &y2)
+		for i := range y1[:32] {
+			require.InDelta(t, y1[i], y2[i], 1e-5*(1+math.Abs(float64(y1[i]))), "F(2x2, 3x3) output transform, stride %d, element %d", stride, i)
 		}
 	}
 }
@@ -68,20 +78,21 @@ func TestConvWinograd(t *testing.T) {
 		name string
 		in   in8
 		out  out8
+		in2  in8
+		out2 out8
 	}{
-		{"go", winoGatherIn8Go, winoOut8Go},
-		{"default", winoGatherIn8, winoOut8},
+		{"go", winoGatherIn8Go, winoOut8Go, winoGatherIn8F2Go, winoOut8F2Go},
+		{"default", winoGatherIn8, winoOut8, winoGatherIn8F2, winoOut8F2},
 	}
-	defer func(i in8, o out8) { winoGatherIn8, winoOut8 = i, o }(winoGatherIn8, winoOut8)
+	defer func(i, i2 in8, o, o2 out8) {
+		winoGatherIn8, winoOut8, winoGatherIn8F2, winoOut8F2 = i, o, i2, o2
+	}(winoGatherIn8, winoGatherIn8F2, winoOut8, winoOut8F2)
 	for _, tr := range transforms {
-		winoGatherIn8, winoOut8 = tr.in, tr.out
+		winoGatherIn8, winoOut8, winoGatherIn8F2, winoOut8F2 = tr.in, tr.out, tr.in2, tr.out2
 		for _, cfg := range []struct{ mt, threads int }{{4, 1}, {4, 2}, {2, 1}, {2, 2}} {
 			mt, threads := cfg.mt, cfg.threads
 			c := nnCtx(t, threads)
 			for i, k := range cases {
-				if mt == 2 && tr.name == "go" {
-					continue // F(2x2, 3x3) has only portable transforms
-				}
 				msg := fmt.Sprintf("%s/F%d/t%d case %d %+v", tr.name, mt, threads, i, k)
 				xs, ws := []int{k.batch, k.cin, k.h, k.w}, []int{k.cout, k.cin, 3, 3}
 				attrs := map[string]any{"pads": k.pads}

@@ -274,3 +274,122 @@ func copyStride2AVX2() {
 	VZEROUPPER()
 	RET()
 }
+
+func init() { extra = append(extra, winoGatherInputF2AVX2, winoOutputF2AVX2) }
+
+// fourStrides loads the stride parameter (in floats) and returns it in
+// bytes with 4, 8 and 12 times it.
+func fourStrides() (s1, s4, s8, s12 Register) {
+	s1 = Load(Param("stride"), GP64())
+	SHLQ(U8(2), s1)
+	s4, s8, s12 = GP64(), GP64(), GP64()
+	IMUL3Q(U8(4), s1, s4)
+	IMUL3Q(U8(8), s1, s8)
+	IMUL3Q(U8(12), s1, s12)
+	return
+}
+
+// winoGatherInputF2AVX2 is winoGatherInputAVX2 for F(2x2, 3x3): 4x4 tiles
+// and B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1].
+func winoGatherInputF2AVX2() {
+	TEXT("winoGatherInputF2AVX2", NOSPLIT, "func(src *float32, idx *[8]int32, wp int, d, v *float32, stride int)")
+	Doc(
+		"winoGatherInputF2AVX2 gathers and transforms eight 4x4 input tiles for Winograd",
+		"F(2x2, 3x3): element (i, j) of tile l is src[idx[l]+i*wp+j]; element (i, j)",
+		"of B^T d B goes to v[(4i+j)*stride:][:8]. d is scratch of 16*8 floats.",
+	)
+	ps := Load(Param("src"), GP64())
+	pi := Load(Param("idx"), GP64())
+	wpb := Load(Param("wp"), GP64())
+	SHLQ(U8(2), wpb)
+	pd := Load(Param("d"), GP64())
+	pv := Load(Param("v"), GP64())
+	s1, s4, s8, s12 := fourStrides()
+	in := [4]VecPhysical{Y0, Y1, Y2, Y3}
+	out := [4]VecPhysical{Y4, Y5, Y6, Y7}
+	mask, idx := Y14, Y15
+	bt := func() {
+		VSUBPS(in[2], in[0], out[0]) // d0 - d2
+		VADDPS(in[2], in[1], out[1]) // d1 + d2
+		VSUBPS(in[1], in[2], out[2]) // d2 - d1
+		VSUBPS(in[3], in[1], out[3]) // d1 - d3
+	}
+	VMOVDQU(Mem{Base: pi}, idx)
+	for i := 0; i < 4; i++ {
+		for j, r := range in {
+			VPCMPEQD(mask, mask, mask)
+			VGATHERDPS(mask, Mem{Base: ps, Index: idx, Scale: 4, Disp: 4 * j}, r)
+		}
+		bt()
+		for j, r := range out {
+			VMOVUPS(r, Mem{Base: pd, Disp: (4*i + j) * 32})
+		}
+		if i < 3 {
+			ADDQ(wpb, ps)
+		}
+	}
+	for k := 0; k < 4; k++ {
+		for i, r := range in {
+			VMOVUPS(Mem{Base: pd, Disp: (4*i + k) * 32}, r)
+		}
+		bt()
+		dst := [4]Mem{{Base: pv}, {Base: pv, Index: s4, Scale: 1}, {Base: pv, Index: s8, Scale: 1}, {Base: pv, Index: s12, Scale: 1}}
+		for i, r := range out {
+			VMOVUPS(r, dst[i])
+		}
+		if k < 3 {
+			ADDQ(s1, pv)
+		}
+	}
+	VZEROUPPER()
+	RET()
+}
+
+// winoOutputF2AVX2 is winoOutputAVX2 for F(2x2, 3x3): 4x4 product tiles
+// and A^T = [1 1 1 0; 0 1 -1 -1].
+func winoOutputF2AVX2() {
+	TEXT("winoOutputF2AVX2", NOSPLIT, "func(m *float32, stride int, t, y *float32)")
+	Doc(
+		"winoOutputF2AVX2 transforms eight 4x4 product tiles for Winograd F(2x2, 3x3):",
+		"element (i, j) of the eight tiles is at m[(4i+j)*stride:][:8]; element",
+		"(r, c) of A^T m A goes to y[(2r+c)*8:][:8]. t is scratch of 8*8 floats.",
+	)
+	pm := Load(Param("m"), GP64())
+	pt := Load(Param("t"), GP64())
+	py := Load(Param("y"), GP64())
+	s1, s4, s8, s12 := fourStrides()
+	at := func(m [4]VecVirtual) (VecVirtual, VecVirtual) {
+		y0, y1 := YMM(), YMM()
+		VADDPS(m[1], m[0], y0)
+		VADDPS(m[2], y0, y0) // m0 + m1 + m2
+		VSUBPS(m[2], m[1], y1)
+		VSUBPS(m[3], y1, y1) // m1 - m2 - m3
+		return y0, y1
+	}
+	for k := 0; k < 4; k++ {
+		src := [4]Mem{{Base: pm}, {Base: pm, Index: s4, Scale: 1}, {Base: pm, Index: s8, Scale: 1}, {Base: pm, Index: s12, Scale: 1}}
+		var m [4]VecVirtual
+		for i := range m {
+			m[i] = YMM()
+			VMOVUPS(src[i], m[i])
+		}
+		y0, y1 := at(m)
+		VMOVUPS(y0, Mem{Base: pt, Disp: k * 32})
+		VMOVUPS(y1, Mem{Base: pt, Disp: (4 + k) * 32})
+		if k < 3 {
+			ADDQ(s1, pm)
+		}
+	}
+	for r := 0; r < 2; r++ {
+		var m [4]VecVirtual
+		for j := range m {
+			m[j] = YMM()
+			VMOVUPS(Mem{Base: pt, Disp: (4*r + j) * 32}, m[j])
+		}
+		y0, y1 := at(m)
+		VMOVUPS(y0, Mem{Base: py, Disp: (2 * r) * 32})
+		VMOVUPS(y1, Mem{Base: py, Disp: (2*r + 1) * 32})
+	}
+	VZEROUPPER()
+	RET()
+}
