@@ -226,12 +226,16 @@ func convKernel(c *Ctx, n *common.Node, in []*common.Tensor) ([]*common.Tensor, 
 	if y.Len() == 0 {
 		return []*common.Tensor{y}, nil
 	}
-	if !g.direct() && !(x.DType() == common.Float32 && (g.depthwise3x3() || g.implicitConv() || g.winograd())) {
+	winoTile := 0
+	if x.DType() == common.Float32 && (c.eng == nil || !c.eng.directConv) {
+		winoTile = g.winoTile()
+	}
+	if !g.direct() && !(x.DType() == common.Float32 && (g.depthwise3x3() || g.implicitConv() || winoTile != 0)) {
 		if _, err := c.Check(x.DType(), common.Shape{c.Threads(), g.cin / g.group * g.kSize, g.outSize}); err != nil {
 			return nil, err
 		}
 	}
-	if x.DType() == common.Float32 && g.winograd() {
+	if winoTile != 0 {
 		// The padded input, and the transformed input and products of
 		// one block of tiles.
 		if _, err := c.Check(common.Float32, common.Shape{g.winoScratchFloats()}); err != nil {
@@ -249,8 +253,8 @@ func convKernel(c *Ctx, n *common.Node, in []*common.Tensor) ([]*common.Tensor, 
 			convDepthwise3x3(c, g, common.Data[float32](x), common.Data[float32](w), bd, n.Fused, yd)
 			break
 		}
-		if g.winograd() {
-			convWinograd(c, g, g.winoTile(), common.Data[float32](x), w, bd, n.Fused, yd)
+		if winoTile != 0 {
+			convWinograd(c, g, winoTile, common.Data[float32](x), w, bd, n.Fused, yd)
 			break
 		}
 		var post func(ch0 int, yg []float32) func(i0, rows, j0, cols int)
