@@ -226,8 +226,19 @@ func convKernel(c *Ctx, n *common.Node, in []*common.Tensor) ([]*common.Tensor, 
 	if y.Len() == 0 {
 		return []*common.Tensor{y}, nil
 	}
-	if !g.direct() && !(x.DType() == common.Float32 && (g.depthwise3x3() || g.implicitConv())) {
+	winoTile := 0
+	if x.DType() == common.Float32 && (c.eng == nil || !c.eng.directConv) {
+		winoTile = g.winoTile()
+	}
+	if !g.direct() && !(x.DType() == common.Float32 && (g.depthwise3x3() || g.implicitConv() || winoTile != 0)) {
 		if _, err := c.Check(x.DType(), common.Shape{c.Threads(), g.cin / g.group * g.kSize, g.outSize}); err != nil {
+			return nil, err
+		}
+	}
+	if winoTile != 0 {
+		// The padded input, and the transformed input and products of
+		// one block of tiles.
+		if _, err := c.Check(common.Float32, common.Shape{g.winoScratchFloats()}); err != nil {
 			return nil, err
 		}
 	}
@@ -240,6 +251,10 @@ func convKernel(c *Ctx, n *common.Node, in []*common.Tensor) ([]*common.Tensor, 
 		yd := common.Data[float32](y)
 		if g.depthwise3x3() {
 			convDepthwise3x3(c, g, common.Data[float32](x), common.Data[float32](w), bd, n.Fused, yd)
+			break
+		}
+		if winoTile != 0 {
+			convWinograd(c, g, winoTile, common.Data[float32](x), w, bd, n.Fused, yd)
 			break
 		}
 		var post func(ch0 int, yg []float32) func(i0, rows, j0, cols int)
@@ -412,6 +427,8 @@ func im2col[T float32 | float64](c *Ctx, g *convGeom, cg int, xg, col []T) {
 					line := src[base*inL : (base+1)*inL]
 					if sL == 1 {
 						copy(seg[oLo:oHi], line[oLo+off:oHi+off])
+					} else if s32, ok := any(seg).([]float32); ok && sL == 2 {
+						copyStride2(s32[oLo:oHi], any(line).([]float32)[oLo*2+off:])
 					} else {
 						for ow := oLo; ow < oHi; ow++ {
 							seg[ow] = line[ow*sL+off]

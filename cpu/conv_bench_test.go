@@ -9,7 +9,9 @@ import (
 
 // BenchmarkConvLayers times single Conv layers shaped like those of
 // ResNet-18 and MobileNetV2 (batch 1, bias, fused Relu) on one thread and
-// reports GFLOP/s (2 flops per multiply-add); "/t2" runs use two threads. Depthwise layers also run
+// reports GFLOP/s (2 flops per multiply-add of the direct method, so
+// Winograd layers can exceed the machine's peak); "/t2" runs use two
+// threads, "/direct" runs turn Winograd off. Depthwise layers also run
 // through the general im2col path ("general") for comparison.
 func BenchmarkConvLayers(b *testing.B) {
 	type layer struct {
@@ -23,6 +25,8 @@ func BenchmarkConvLayers(b *testing.B) {
 		{"resnet_conv1_7x7s2", 3, 224, 224, 64, 7, 2, 1, 3, false},
 		{"resnet_3x3_64_56", 64, 56, 56, 64, 3, 1, 1, 1, false},
 		{"resnet_3x3s2_64to128_56", 64, 56, 56, 128, 3, 2, 1, 1, false},
+		{"resnet_3x3_128_28", 128, 28, 28, 128, 3, 1, 1, 1, false},
+		{"resnet_3x3_256_14", 256, 14, 14, 256, 3, 1, 1, 1, false},
 		{"resnet_3x3_512_7", 512, 7, 7, 512, 3, 1, 1, 1, false},
 		{"mbv2_dw3x3_144_56", 144, 56, 56, 144, 3, 1, 144, 1, true},
 		{"mbv2_dw3x3s2_96_112", 96, 112, 112, 96, 3, 2, 96, 1, true},
@@ -52,6 +56,9 @@ func BenchmarkConvLayers(b *testing.B) {
 			}
 			b.Run(name, func(b *testing.B) {
 				c := nnCtx(b, threads)
+				// w is a constant weight, as in a model: transformed and
+				// packed once.
+				c.eng.owned = map[uintptr]bool{dataPtr(w): true}
 				in := []*common.Tensor{x, w, bias}
 				for i := 0; i < b.N; i++ {
 					if _, err := convKernel(c, n, in); err != nil {
@@ -60,6 +67,28 @@ func BenchmarkConvLayers(b *testing.B) {
 				}
 				b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 			})
+		}
+		if g, _ := planConv(n, xs, ws, bias); g.winograd() {
+			// The same layer without Winograd, for comparison.
+			for _, threads := range []int{1, 2} {
+				name := l.name + "/direct"
+				if threads > 1 {
+					name += "/t2"
+				}
+				b.Run(name, func(b *testing.B) {
+					winogradOff = true
+					defer func() { winogradOff = false }()
+					c := nnCtx(b, threads)
+					c.eng.owned = map[uintptr]bool{dataPtr(w): true}
+					in := []*common.Tensor{x, w, bias}
+					for i := 0; i < b.N; i++ {
+						if _, err := convKernel(c, n, in); err != nil {
+							b.Fatal(err)
+						}
+					}
+					b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+				})
+			}
 		}
 		if !l.generalToo {
 			continue

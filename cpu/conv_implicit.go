@@ -80,8 +80,26 @@ func convColRow(g *convGeom, xg []float32, row, j0 int, out []float32) {
 			copy(dst[lo-ox:hi-ox], line[lo+offW:hi+offW])
 			continue
 		}
+		if sw == 2 {
+			copyStride2(dst[lo-ox:hi-ox], line[lo*2+offW:])
+			continue
+		}
 		for o := lo; o < hi; o++ {
 			dst[o-ox] = line[o*sw+offW]
 		}
+	}
+}
+
+// copyStride2 sets dst[i] = src[2*i] for every i of dst (src holds at
+// least 2*len(dst)-1 elements). amd64 replaces it with an AVX2 kernel.
+var copyStride2 = copyStride2Go
+
+func copyStride2Go(dst, src []float32) {
+	if len(dst) == 0 {
+		return
+	}
+	src = src[:2*len(dst)-1]
+	for i := range dst {
+		dst[i] = src[2*i]
 	}
 }

@@ -55,6 +55,9 @@ type Engine struct {
 	// owned holds the backing arrays of initializers: outputs that share
 	// them are copied so callers cannot corrupt the model.
 	owned map[uintptr]bool
+	// directConv turns off the Winograd convolutions (Options.Precision
+	// is PrecisionFP32).
+	directConv bool
 
 	// bufs keeps the backing slices of intermediate values between steps
 	// and runs; states reuses per-run bookkeeping.
@@ -117,6 +120,7 @@ func Compile(m *common.Model, opts common.Options) (*Engine, error) {
 		}
 	}
 	e := &Engine{model: m, limits: lim, subs: map[*common.Graph]*compiledGraph{}, owned: map[uintptr]bool{}}
+	e.directConv = opts.Precision == common.PrecisionFP32
 	e.bufs = newBufPool(min(lim.Memory, maxIdleBytes))
 	threads := opts.Threads
 	if threads <= 0 {

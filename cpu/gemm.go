@@ -153,6 +153,9 @@ type gemmExtra struct {
 	packB func(p0, j0, kk, nn int, buf, tmp []float32)
 	// epi, when not nil, is the epilogue (see sgemmEpi).
 	epi func(i0, rows, j0, cols int)
+	// inPlaceB reads B's full column panels in place whatever m is
+	// (for a B that is small and already in cache, used by many rows).
+	inPlaceB bool
 }
 
 // sgemmPacked is the blocked path of sgemmWith, for m, n, k > 0, with the
@@ -204,7 +207,7 @@ func sgemmPacked(kern *microKernel, c *Ctx, transA, transB bool, m, n, k int, al
 	}
 	tiles := mBlocks * nBlocks
 	kc := min(gemmKC, k)
-	directB := !transB && m <= gemmDirectB && x.packB == nil
+	directB := !transB && (m <= gemmDirectB || x.inPlaceB) && x.packB == nil
 	mpad := roundUp(m, mr)
 	run := func(lo, hi int) {
 		bufA := getGemmBuf(roundUp(mc, mr)*kc + gemmMaxTile)

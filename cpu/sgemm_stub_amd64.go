@@ -24,3 +24,26 @@ func sdotAVX2(x *float32, y *float32, n int) float32
 
 // saxpyAVX2 sets y[i] += alpha*x[i] for i < n, with AVX2 and FMA.
 func saxpyAVX2(alpha float32, x *float32, y *float32, n int)
+
+// winoGatherInputAVX2 gathers and transforms eight 6x6 input tiles for Winograd
+// F(4x4, 3x3): element (i, j) of tile l is src[idx[l]+i*wp+j]; element (i, j)
+// of B^T d B goes to v[(6i+j)*stride:][:8]. d is scratch of 36*8 floats.
+func winoGatherInputAVX2(src *float32, idx *[8]int32, wp int, d *float32, v *float32, stride int)
+
+// winoOutputAVX2 transforms eight 6x6 product tiles for Winograd F(4x4, 3x3):
+// element (i, j) of the eight tiles is at m[(6i+j)*stride:][:8]; element
+// (r, c) of A^T m A goes to y[(4r+c)*8:][:8]. t is scratch of 24*8 floats.
+func winoOutputAVX2(m *float32, stride int, t *float32, y *float32)
+
+// copyStride2AVX2 sets dst[i] = src[2*i] for i < n, with AVX2.
+func copyStride2AVX2(dst *float32, src *float32, n int)
+
+// winoGatherInputF2AVX2 gathers and transforms eight 4x4 input tiles for Winograd
+// F(2x2, 3x3): element (i, j) of tile l is src[idx[l]+i*wp+j]; element (i, j)
+// of B^T d B goes to v[(4i+j)*stride:][:8]. d is scratch of 16*8 floats.
+func winoGatherInputF2AVX2(src *float32, idx *[8]int32, wp int, d *float32, v *float32, stride int)
+
+// winoOutputF2AVX2 transforms eight 4x4 product tiles for Winograd F(2x2, 3x3):
+// element (i, j) of the eight tiles is at m[(4i+j)*stride:][:8]; element
+// (r, c) of A^T m A goes to y[(2r+c)*8:][:8]. t is scratch of 8*8 floats.
+func winoOutputF2AVX2(m *float32, stride int, t *float32, y *float32)
