@@ -97,6 +97,12 @@ func dwRow(k *[9]float32, r0, r1, r2 []float32, iw, s int, out []float32) {
 		dwRow1(k, a, b, c, out)
 		return
 	}
+	if s == 2 {
+		// The vector kernel may read whole blocks past the span while
+		// they stay inside the rows.
+		dwRow2(k, r0[iw:], r1[iw:], r2[iw:], out)
+		return
+	}
 	for o := range out {
 		q := o * s
 		a3, b3, c3 := a[q:q+3:q+3], b[q:q+3:q+3], c[q:q+3:q+3]
@@ -113,6 +119,20 @@ func dwRow1Go(k *[9]float32, a, b, c, out []float32) {
 	k0, k1, k2, k3, k4, k5, k6, k7, k8 := k[0], k[1], k[2], k[3], k[4], k[5], k[6], k[7], k[8]
 	for o := range out {
 		a3, b3, c3 := a[o:o+3:o+3], b[o:o+3:o+3], c[o:o+3:o+3]
+		out[o] = k0*a3[0] + k1*a3[1] + k2*a3[2] + k3*b3[0] + k4*b3[1] + k5*b3[2] + k6*c3[0] + k7*c3[1] + k8*c3[2]
+	}
+}
+
+// dwRow2 is dwRow for stride 2: out[o] = the 3x3 window at column 2o of
+// a, b, c (each at least 2*len(out)+1 long). It is replaced by a vector
+// version where the CPU has one.
+var dwRow2 = dwRow2Go
+
+func dwRow2Go(k *[9]float32, a, b, c, out []float32) {
+	k0, k1, k2, k3, k4, k5, k6, k7, k8 := k[0], k[1], k[2], k[3], k[4], k[5], k[6], k[7], k[8]
+	for o := range out {
+		q := 2 * o
+		a3, b3, c3 := a[q:q+3:q+3], b[q:q+3:q+3], c[q:q+3:q+3]
 		out[o] = k0*a3[0] + k1*a3[1] + k2*a3[2] + k3*b3[0] + k4*b3[1] + k5*b3[2] + k6*c3[0] + k7*c3[1] + k8*c3[2]
 	}
 }

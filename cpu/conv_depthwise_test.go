@@ -22,7 +22,7 @@ func TestConvDepthwise3x3(t *testing.T) {
 	for it := 0; it < 120; it++ {
 		h, w := 1+r.Intn(12), 1+r.Intn(12)
 		if it%7 == 0 {
-			h, w = 17, 33
+			h, w = 17, 33+r.Intn(40)
 		}
 		s, p := strides[it%len(strides)], pads[(it/len(strides))%len(pads)]
 		if h+p[0]+p[2] < 3 || w+p[1]+p[3] < 3 {
@@ -120,6 +120,27 @@ func TestDwRow1(t *testing.T) {
 		dwRow1(&k, a, b, c, got)
 		for i := range want {
 			require.InDelta(t, want[i], got[i], 1e-5*(1+math.Abs(float64(want[i]))), "n=%d i=%d", n, i)
+		}
+	}
+}
+
+// TestDwRow2 checks the selected stride-2 row kernel against the scalar
+// loop over lengths that hit every vector tail, with rows exactly as long
+// as the outputs need and with slack after them.
+func TestDwRow2(t *testing.T) {
+	r := rand.New(rand.NewSource(14))
+	for n := 0; n <= 45; n++ {
+		for _, slack := range []int{0, 1, 7, 20} {
+			var k [9]float32
+			copy(k[:], nnRand32(r, 9))
+			l := 2*n + 1 + slack
+			a, b, c := nnRand32(r, l), nnRand32(r, l), nnRand32(r, l)
+			want, got := make([]float32, n), make([]float32, n)
+			dwRow2Go(&k, a, b, c, want)
+			dwRow2(&k, a, b, c, got)
+			for i := range want {
+				require.InDelta(t, want[i], got[i], 1e-5*(1+math.Abs(float64(want[i]))), "n=%d slack=%d i=%d", n, slack, i)
+			}
 		}
 	}
 }

@@ -196,7 +196,7 @@ func maxPoolKernel(c *Ctx, n *common.Node, in []*common.Tensor) ([]*common.Tenso
 		return nil, err
 	}
 	shape := poolOutShape(x.Shape(), p.out)
-	y, err := c.Alloc(x.DType(), shape)
+	y, err := c.AllocNoZero(x.DType(), shape) // every path writes every element
 	if err != nil {
 		return nil, err
 	}
@@ -210,6 +210,10 @@ func maxPoolKernel(c *Ctx, n *common.Node, in []*common.Tensor) ([]*common.Tenso
 	switch x.DType() {
 	case common.Float32:
 		if p.r == 2 && idx == nil {
+			if p.is3x3s2() {
+				maxPool3x3s2(c, p, common.Data[float32](x), common.Data[float32](y))
+				break
+			}
 			maxPool2D(c, p, common.Data[float32](x), common.Data[float32](y))
 			break
 		}
@@ -301,6 +305,115 @@ func maxPool2D(c *Ctx, p *poolPlan, x, y []float32) {
 			}
 		}
 	})
+}
+
+// is3x3s2 reports whether p is a 2-D 3x3 window at stride 2 without
+// dilation and with at most one row and column of leading padding (the
+// ResNet stem pool), which maxPool3x3s2 handles.
+func (p *poolPlan) is3x3s2() bool {
+	if p.r != 2 || p.k[0] != 3 || p.k[1] != 3 || p.s[0] != 2 || p.s[1] != 2 || p.d[0] != 1 || p.d[1] != 1 {
+		return false
+	}
+	// start of window 0 is minus the leading pad.
+	pt, pl := -p.start[p.tOff[0]], -p.start[p.tOff[1]]
+	return p.out[0] > 0 && p.out[1] > 0 && (pt == 0 || pt == 1) && (pl == 0 || pl == 1)
+}
+
+// maxPool3x3s2 is maxPool2D for plans accepted by is3x3s2, computed as a
+// horizontal then a vertical max with the same result bit for bit: a
+// window's value is its first tap when that is NaN, else its largest
+// non-NaN tap (the first of equal ones in row-major order). Each input
+// row is copied into a row with -Inf padding; max3s2Row gives, per
+// output column, the largest non-NaN of its three taps and its first
+// tap; max3Rows folds three such rows starting from the first tap of the
+// window's first row.
+func maxPool3x3s2(c *Ctx, p *poolPlan, x, y []float32) {
+	h, w, oh, ow := p.in[0], p.in[1], p.out[0], p.out[1]
+	pt, pl := -p.start[p.tOff[0]], -p.start[p.tOff[1]]
+	ow8 := (ow + 7) &^ 7
+	padLen := 2*ow8 + 2
+	ninf := float32(math.Inf(-1))
+	c.Parallel(p.planes, max(1, (1<<15)/max(1, p.inSize)), func(lo, hi int) {
+		// One buffer: the padded row, then per input row its maxima and
+		// first taps, then a row of -Inf standing for padding rows.
+		buf := make([]float32, padLen+(2*h+1)*ow8)
+		prow := buf[:padLen]
+		hm := buf[padLen : padLen+h*ow8]
+		ft := buf[padLen+h*ow8 : padLen+2*h*ow8]
+		pad := buf[padLen+2*h*ow8:]
+		for i := range pad {
+			pad[i] = ninf
+		}
+		for i := range prow {
+			prow[i] = ninf
+		}
+		for pln := lo; pln < hi; pln++ {
+			xp := x[pln*p.inSize : (pln+1)*p.inSize]
+			yp := y[pln*p.outSize : (pln+1)*p.outSize]
+			for r := 0; r < h; r++ {
+				copy(prow[pl:pl+w], xp[r*w:(r+1)*w])
+				hr, fr := hm[r*ow8:(r+1)*ow8], ft[r*ow8:(r+1)*ow8]
+				max3s2Row(hr, fr, prow)
+				if pl == 1 {
+					fr[0] = prow[1]
+				}
+			}
+			row := func(i int) ([]float32, []float32) {
+				if i < 0 || i >= h {
+					return pad, pad
+				}
+				return hm[i*ow8 : (i+1)*ow8], ft[i*ow8 : (i+1)*ow8]
+			}
+			for r := 0; r < oh; r++ {
+				i0 := 2*r - pt
+				a, _ := row(i0)
+				b, _ := row(i0 + 1)
+				cc, _ := row(i0 + 2)
+				_, f := row(max(i0, 0))
+				max3Rows(yp[r*ow:(r+1)*ow], f, a, b, cc)
+			}
+		}
+	})
+}
+
+// max3s2Row sets, for o < len(h), h[o] to the largest non-NaN value among
+// p[2o], p[2o+1], p[2o+2] (-Inf if none; the first of equal values) and
+// f[o] = p[2o]. It is replaced by a vector version where the CPU has one.
+var max3s2Row = max3s2RowGo
+
+func max3s2RowGo(h, f, p []float32) {
+	for o := range h {
+		t := p[2*o : 2*o+3 : 2*o+3]
+		best := float32(math.Inf(-1))
+		for _, v := range t {
+			if v > best {
+				best = v
+			}
+		}
+		h[o], f[o] = best, t[0]
+	}
+}
+
+// max3Rows sets out[i] = f[i], then replaces it by a[i], b[i] and c[i] in
+// turn when that is greater (a NaN f[i] stays; NaNs in a, b, c are
+// skipped). It is replaced by a vector version where the CPU has one.
+var max3Rows = max3RowsGo
+
+func max3RowsGo(out, f, a, b, c []float32) {
+	f, a, b, c = f[:len(out)], a[:len(out)], b[:len(out)], c[:len(out)]
+	for i := range out {
+		best := f[i]
+		if a[i] > best {
+			best = a[i]
+		}
+		if b[i] > best {
+			best = b[i]
+		}
+		if c[i] > best {
+			best = c[i]
+		}
+		out[i] = best
+	}
 }
 
 func avgPoolKernel(c *Ctx, n *common.Node, in []*common.Tensor) ([]*common.Tensor, error) {

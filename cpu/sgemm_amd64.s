@@ -493,6 +493,193 @@ done:
 	VZEROUPPER
 	RET
 
+// func max3s2RowAVX2(h *float32, f *float32, nb int, p *float32)
+// Requires: AVX, AVX2, SSE2
+TEXT ·max3s2RowAVX2(SB), NOSPLIT, $0-32
+	MOVQ         h+0(FP), AX
+	MOVQ         f+8(FP), CX
+	MOVQ         nb+16(FP), DX
+	MOVQ         p+24(FP), BX
+	MOVL         $0xff800000, SI
+	MOVD         SI, X0
+	VBROADCASTSS X0, Y0
+
+loop:
+	TESTQ   DX, DX
+	JE      done
+	VMOVUPS (BX), Y3
+	VMOVUPS 32(BX), Y4
+	VSHUFPS $0x88, Y4, Y3, Y1
+	VSHUFPS $0xdd, Y4, Y3, Y2
+	VMOVUPS 8(BX), Y3
+	VMOVUPS 40(BX), Y4
+	VSHUFPS $0x88, Y4, Y3, Y3
+	VMAXPS  Y0, Y1, Y4
+	VMAXPS  Y4, Y2, Y4
+	VMAXPS  Y4, Y3, Y4
+	VPERMPD $0xd8, Y4, Y4
+	VPERMPD $0xd8, Y1, Y1
+	VMOVUPS Y4, (AX)
+	VMOVUPS Y1, (CX)
+	ADDQ    $0x00000020, AX
+	ADDQ    $0x00000020, CX
+	ADDQ    $0x00000040, BX
+	DECQ    DX
+	JMP     loop
+
+done:
+	VZEROUPPER
+	RET
+
+// func max3RowsAVX2(out *float32, n int, f *float32, a *float32, b *float32, c *float32)
+// Requires: AVX
+TEXT ·max3RowsAVX2(SB), NOSPLIT, $0-48
+	MOVQ out+0(FP), AX
+	MOVQ n+8(FP), CX
+	MOVQ f+16(FP), DX
+	MOVQ a+24(FP), BX
+	MOVQ b+32(FP), SI
+	MOVQ c+40(FP), DI
+
+loop8:
+	CMPQ    CX, $0x00000008
+	JL      loop1
+	VMOVUPS (DX), Y0
+	VMOVUPS (BX), Y1
+	VMAXPS  Y0, Y1, Y0
+	VMOVUPS (SI), Y1
+	VMAXPS  Y0, Y1, Y0
+	VMOVUPS (DI), Y1
+	VMAXPS  Y0, Y1, Y0
+	VMOVUPS Y0, (AX)
+	ADDQ    $0x00000020, AX
+	ADDQ    $0x00000020, DX
+	ADDQ    $0x00000020, BX
+	ADDQ    $0x00000020, SI
+	ADDQ    $0x00000020, DI
+	SUBQ    $0x00000008, CX
+	JMP     loop8
+
+loop1:
+	TESTQ  CX, CX
+	JE     done
+	VMOVSS (DX), X0
+	VMOVSS (BX), X1
+	VMAXSS X0, X1, X0
+	VMOVSS (SI), X1
+	VMAXSS X0, X1, X0
+	VMOVSS (DI), X1
+	VMAXSS X0, X1, X0
+	VMOVSS X0, (AX)
+	ADDQ   $0x00000004, AX
+	ADDQ   $0x00000004, DX
+	ADDQ   $0x00000004, BX
+	ADDQ   $0x00000004, SI
+	ADDQ   $0x00000004, DI
+	DECQ   CX
+	JMP    loop1
+
+done:
+	VZEROUPPER
+	RET
+
+// func dwRow3S2AVX2(out *float32, n int, nb int, r0 *float32, r1 *float32, r2 *float32, k *[9]float32)
+// Requires: AVX, AVX2, FMA3
+TEXT ·dwRow3S2AVX2(SB), NOSPLIT, $0-56
+	MOVQ         out+0(FP), AX
+	MOVQ         n+8(FP), CX
+	MOVQ         nb+16(FP), DX
+	MOVQ         r0+24(FP), BX
+	MOVQ         r1+32(FP), SI
+	MOVQ         r2+40(FP), DI
+	MOVQ         k+48(FP), R8
+	VBROADCASTSS (R8), Y0
+	VBROADCASTSS 4(R8), Y1
+	VBROADCASTSS 8(R8), Y2
+	VBROADCASTSS 12(R8), Y3
+	VBROADCASTSS 16(R8), Y4
+	VBROADCASTSS 20(R8), Y5
+	VBROADCASTSS 24(R8), Y6
+	VBROADCASTSS 28(R8), Y7
+	VBROADCASTSS 32(R8), Y8
+
+loop8:
+	TESTQ       DX, DX
+	JE          loop1
+	VMOVUPS     (BX), Y12
+	VMOVUPS     32(BX), Y13
+	VSHUFPS     $0x88, Y13, Y12, Y10
+	VSHUFPS     $0xdd, Y13, Y12, Y11
+	VMOVUPS     8(BX), Y12
+	VMOVUPS     40(BX), Y13
+	VSHUFPS     $0x88, Y13, Y12, Y12
+	VMULPS      Y10, Y0, Y9
+	VFMADD231PS Y11, Y1, Y9
+	VFMADD231PS Y12, Y2, Y9
+	VMOVUPS     (SI), Y12
+	VMOVUPS     32(SI), Y13
+	VSHUFPS     $0x88, Y13, Y12, Y10
+	VSHUFPS     $0xdd, Y13, Y12, Y11
+	VMOVUPS     8(SI), Y12
+	VMOVUPS     40(SI), Y13
+	VSHUFPS     $0x88, Y13, Y12, Y12
+	VFMADD231PS Y10, Y3, Y9
+	VFMADD231PS Y11, Y4, Y9
+	VFMADD231PS Y12, Y5, Y9
+	VMOVUPS     (DI), Y12
+	VMOVUPS     32(DI), Y13
+	VSHUFPS     $0x88, Y13, Y12, Y10
+	VSHUFPS     $0xdd, Y13, Y12, Y11
+	VMOVUPS     8(DI), Y12
+	VMOVUPS     40(DI), Y13
+	VSHUFPS     $0x88, Y13, Y12, Y12
+	VFMADD231PS Y10, Y6, Y9
+	VFMADD231PS Y11, Y7, Y9
+	VFMADD231PS Y12, Y8, Y9
+	VPERMPD     $0xd8, Y9, Y9
+	VMOVUPS     Y9, (AX)
+	ADDQ        $0x00000020, AX
+	ADDQ        $0x00000040, BX
+	ADDQ        $0x00000040, SI
+	ADDQ        $0x00000040, DI
+	SUBQ        $0x00000008, CX
+	DECQ        DX
+	JMP         loop8
+
+loop1:
+	TESTQ       CX, CX
+	JE          done
+	VXORPS      X9, X9, X9
+	VMOVSS      (BX), X10
+	VFMADD231SS X10, X0, X9
+	VMOVSS      4(BX), X10
+	VFMADD231SS X10, X1, X9
+	VMOVSS      8(BX), X10
+	VFMADD231SS X10, X2, X9
+	VMOVSS      (SI), X10
+	VFMADD231SS X10, X3, X9
+	VMOVSS      4(SI), X10
+	VFMADD231SS X10, X4, X9
+	VMOVSS      8(SI), X10
+	VFMADD231SS X10, X5, X9
+	VMOVSS      (DI), X10
+	VFMADD231SS X10, X6, X9
+	VMOVSS      4(DI), X10
+	VFMADD231SS X10, X7, X9
+	VMOVSS      8(DI), X10
+	VFMADD231SS X10, X8, X9
+	VMOVSS      X9, (AX)
+	ADDQ        $0x00000004, AX
+	ADDQ        $0x00000008, BX
+	ADDQ        $0x00000008, SI
+	ADDQ        $0x00000008, DI
+	DECQ        CX
+	JMP         loop1
+
+done:
+	VZEROUPPER
+	RET
+
 // func winoGatherInputAVX2(src *float32, idx *[8]int32, wp int, d *float32, v *float32, stride int)
 // Requires: AVX, AVX2, FMA3
 TEXT ·winoGatherInputAVX2(SB), NOSPLIT, $0-48

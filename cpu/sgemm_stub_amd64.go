@@ -25,6 +25,20 @@ func sdotAVX2(x *float32, y *float32, n int) float32
 // saxpyAVX2 sets y[i] += alpha*x[i] for i < n, with AVX2 and FMA.
 func saxpyAVX2(alpha float32, x *float32, y *float32, n int)
 
+// max3s2RowAVX2 sets, for o < 8*nb, h[o] to the largest non-NaN value among
+// p[2o], p[2o+1], p[2o+2] (-Inf if there is none) and f[o] = p[2o], with AVX2.
+// It reads p[0..16*nb+1].
+func max3s2RowAVX2(h *float32, f *float32, nb int, p *float32)
+
+// max3RowsAVX2 sets out[i] = f[i] for i < n, then replaces it by a[i], b[i] and
+// c[i] in turn when that is greater, with AVX2.
+func max3RowsAVX2(out *float32, n int, f *float32, a *float32, b *float32, c *float32)
+
+// dwRow3S2AVX2 sets out[o] = sum of k[3i+j]*ri[2o+j] (i, j in 0..2) for o < n,
+// 8 at a time for the first 8*nb (which read ri[0..16*nb+1]), with AVX2 and FMA.
+// It reads ri[0..2n] and needs 8*nb <= n.
+func dwRow3S2AVX2(out *float32, n int, nb int, r0 *float32, r1 *float32, r2 *float32, k *[9]float32)
+
 // winoGatherInputAVX2 gathers and transforms eight 6x6 input tiles for Winograd
 // F(4x4, 3x3): element (i, j) of tile l is src[idx[l]+i*wp+j]; element (i, j)
 // of B^T d B goes to v[(6i+j)*stride:][:8]. d is scratch of 36*8 floats.
