@@ -66,6 +66,9 @@ type Precision int
 // Precisions.
 const (
 	PrecisionDefault Precision = iota // fp32 unless the backend says otherwise
+	// PrecisionFP32 asks for fp32 with direct sums: the cpu engine then
+	// does not use Winograd convolutions (which round differently and
+	// spread an Inf input across a tile).
 	PrecisionFP32
 	PrecisionFP16
 )

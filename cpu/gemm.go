@@ -1,6 +1,9 @@
 package cpu
 
-import "sync"
+import (
+	"math/bits"
+	"sync"
+)
 
 // This file holds the engine's dense matrix multiply. sgemm is shared by
 // every kernel that reduces to a matrix product (MatMul, Gemm, Conv,
@@ -62,19 +65,28 @@ var gemmGo = microKernel{name: "go4x8", mr: gemmMR, nr: gemmNR, mc: 128, tile: g
 // files replaces it with a faster one when the CPU supports it.
 var gemmK = &gemmGo
 
-// gemmBufs recycles packing buffers between calls.
-var gemmBufs sync.Pool
+// gemmBufs recycles packing buffers between calls, one pool per power of
+// two of capacity, so that a small request never takes (and drops) a big
+// buffer.
+var gemmBufs [64]sync.Pool
 
+// getGemmBuf returns a buffer of n floats (contents undefined); give it
+// back with putGemmBuf.
 func getGemmBuf(n int) *[]float32 {
-	if p, ok := gemmBufs.Get().(*[]float32); ok && cap(*p) >= n {
+	cl := bits.Len(uint(max(n, 1) - 1))
+	if p, ok := gemmBufs[cl].Get().(*[]float32); ok {
 		*p = (*p)[:n]
 		return p
 	}
-	s := make([]float32, n)
+	s := make([]float32, n, 1<<cl)
 	return &s
 }
 
-func putGemmBuf(p *[]float32) { gemmBufs.Put(p) }
+func putGemmBuf(p *[]float32) {
+	if c := cap(*p); c > 0 && c&(c-1) == 0 {
+		gemmBufs[bits.Len(uint(c-1))].Put(p)
+	}
+}
 
 // sgemm computes C = alpha*op(A)*op(B) + beta*C on row-major float32
 // matrices, where op(A) is m x k (A is m x k, or k x m when transA) and
@@ -157,6 +169,10 @@ func sgemmPacked(kern *microKernel, c *Ctx, transA, transB bool, m, n, k int, al
 	if c != nil {
 		threads = c.Threads()
 	}
+	if threads > 1 && m >= 2*threads*gemmRowsMin {
+		sgemmRows(kern, c, threads, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, cOut, ldc, x)
+		return
+	}
 	mr, nr := kern.mr, kern.nr
 	mc, nc := kern.mc, gemmNC
 	mBlocks, nBlocks := ceilDiv(m, mc), ceilDiv(n, nc)
@@ -194,7 +210,8 @@ func sgemmPacked(kern *microKernel, c *Ctx, transA, transB bool, m, n, k int, al
 	directB := !transB && (m <= gemmDirectB || x.inPlaceB) && x.packB == nil
 	mpad := roundUp(m, mr)
 	run := func(lo, hi int) {
-		bufA := getGemmBuf(roundUp(mc, mr) * kc)
+		bufA := getGemmBuf(roundUp(mc, mr)*kc + gemmMaxTile)
+		tmp := (*bufA)[roundUp(mc, mr)*kc:]
 		bufB := getGemmBuf(roundUp(nc, nr) * kc)
 		var bufT *[]float32
 		if x.packB != nil {
@@ -235,7 +252,7 @@ func sgemmPacked(kern *microKernel, c *Ctx, transA, transB bool, m, n, k int, al
 					} else {
 						packA(mr, transA, a, lda, i0, p0, mm, kk, pa)
 					}
-					macroKernel(kern, mm, nn, kk, alpha, pa, *bufB, bIn, ldb, bt, cOut[i0*ldc+j0:], ldc)
+					macroKernel(kern, mm, nn, kk, alpha, pa, *bufB, bIn, ldb, bt, cOut[i0*ldc+j0:], ldc, tmp)
 					if epi != nil && p0+kk >= k {
 						epi(i0, mm, j0, nn)
 					}
@@ -254,6 +271,89 @@ func sgemmPacked(kern *microKernel, c *Ctx, transA, transB bool, m, n, k int, al
 		return
 	}
 	c.Parallel(tiles, 1, run)
+}
+
+// gemmRowsMin is the fewest rows of A a thread's share of sgemmRows
+// gets; gemmSharedB bounds the floats of B that sgemmRows packs at once.
+const (
+	gemmRowsMin = 48
+	gemmSharedB = 1 << 20
+)
+
+// sgemmRows is sgemmPacked on several threads for products with many rows
+// of A. Splitting such a product into tiles makes every thread pack its
+// own copy of each B block (one per row block it takes); here the threads
+// first pack a block of columns of op(B), all its depth, together into
+// one shared buffer, and then split the rows of A between them, each row
+// block running its depth blocks in turn against the shared B.
+func sgemmRows(kern *microKernel, c *Ctx, threads int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, cOut []float32, ldc int, x *gemmExtra) {
+	mr, nr := kern.mr, kern.nr
+	kc := min(gemmKC, k)
+	kBlocks := ceilDiv(k, kc)
+	// Column blocks: as wide as the shared buffer allows, evened out.
+	nc := min(roundUp(n, nr), max(nr, gemmSharedB/k/nr*nr))
+	nBlocks := ceilDiv(n, nc)
+	nc = roundUp(ceilDiv(n, nBlocks), nr)
+	// Row blocks: a few per thread for balance, at least gemmRowsMin
+	// rows each, at most kern.mc.
+	mBlocks := max(ceilDiv(m, kern.mc), min(poolChunksPerThread*threads, m/gemmRowsMin))
+	mc := roundUp(ceilDiv(m, mBlocks), mr)
+	mBlocks = ceilDiv(m, mc)
+	mpad := roundUp(m, mr)
+	bufB := getGemmBuf(nc * k)
+	const group = 4 // B panels packed per work item
+	for j0 := 0; j0 < n; j0 += nc {
+		nn := min(nc, n-j0)
+		npad := roundUp(nn, nr)
+		groups := ceilDiv(npad/nr, group)
+		shared := *bufB
+		c.Parallel(kBlocks*groups, 1, func(lo, hi int) {
+			var tmp *[]float32
+			if x.packB != nil {
+				tmp = getGemmBuf(group * nr)
+			}
+			for it := lo; it < hi; it++ {
+				p0, s0 := (it/groups)*kc, (it%groups)*group*nr
+				kk, cols := min(kc, k-p0), min(group*nr, nn-s0)
+				dst := shared[p0*npad+s0*kk:]
+				if x.packB != nil {
+					x.packB(p0, j0+s0, kk, cols, dst, *tmp)
+				} else {
+					packB(nr, transB, b, ldb, p0, j0+s0, kk, cols, dst)
+				}
+			}
+			if tmp != nil {
+				putGemmBuf(tmp)
+			}
+		})
+		c.Parallel(mBlocks, 1, func(lo, hi int) {
+			bufA := getGemmBuf(mc*kc + gemmMaxTile)
+			tmp := (*bufA)[mc*kc:]
+			for ib := lo; ib < hi; ib++ {
+				i0 := ib * mc
+				mm := min(mc, m-i0)
+				for p0 := 0; p0 < k; p0 += kc {
+					kk := min(kc, k-p0)
+					pa := *bufA
+					if x.preA != nil {
+						pa = x.preA[p0*mpad+i0*kk:]
+					} else {
+						packA(mr, transA, a, lda, i0, p0, mm, kk, pa)
+					}
+					bt := beta
+					if p0 > 0 {
+						bt = 1
+					}
+					macroKernel(kern, mm, nn, kk, alpha, pa, shared[p0*npad:], nil, 0, bt, cOut[i0*ldc+j0:], ldc, tmp)
+				}
+				if x.epi != nil {
+					x.epi(i0, mm, j0, nn)
+				}
+			}
+			putGemmBuf(bufA)
+		})
+	}
+	putGemmBuf(bufB)
 }
 
 func ceilDiv(a, b int) int { return (a + b - 1) / b }
@@ -284,6 +384,10 @@ func packA(mr int, trans bool, a []float32, lda, i0, p0, mm, kk int, buf []float
 		panel := buf[r*kk : (r+mr)*kk]
 		rows := min(mr, mm-r)
 		if !trans {
+			if mr == 6 && rows == 6 {
+				packA6(a[(i0+r)*lda+p0:], lda, kk, panel)
+				continue
+			}
 			for i := range mr {
 				if i >= rows {
 					for p := range kk {
@@ -317,31 +421,51 @@ func packA(mr int, trans bool, a []float32, lda, i0, p0, mm, kk int, buf []float
 	}
 }
 
+// packA6 interleaves six rows of kk floats (lda apart, starting at a)
+// into panel: element (i, p) at [p*6+i].
+func packA6(a []float32, lda, kk int, panel []float32) {
+	r0 := a[:kk]
+	r1 := a[lda : lda+kk]
+	r2 := a[2*lda : 2*lda+kk]
+	r3 := a[3*lda : 3*lda+kk]
+	r4 := a[4*lda : 4*lda+kk]
+	r5 := a[5*lda : 5*lda+kk]
+	panel = panel[:6*kk]
+	for p := range r0 {
+		q := (*[6]float32)(panel[6*p:])
+		q[0], q[1], q[2], q[3], q[4], q[5] = r0[p], r1[p], r2[p], r3[p], r4[p], r5[p]
+	}
+}
+
 // packB copies the kk x nn block of op(B) at (p0, j0) into buf as column
-// panels of nr: panel s holds columns s*nr.. in buf[s*nr*kk:], element
-// (p, j) at [p*nr+j]. Columns past nn are zero.
+// panels of nr: the panel of columns s..s+nr-1 (s a multiple of nr) is at
+// buf[s*kk:], element (p, s+j) at [s*kk+p*nr+j]. Columns past nn are zero.
 func packB(nr int, trans bool, b []float32, ldb, p0, j0, kk, nn int, buf []float32) {
+	full := nn - nn%nr
+	if !trans {
+		// Row by row: each row of B is read once, front to back.
+		for p := range kk {
+			src := b[(p0+p)*ldb+j0 : (p0+p)*ldb+j0+nn]
+			dst := buf[p*nr:]
+			s := 0
+			if nr == 16 {
+				for ; s < full; s += 16 {
+					*(*[16]float32)(dst[s*kk:]) = *(*[16]float32)(src[s:])
+				}
+			}
+			for ; s < full; s += nr {
+				copy(dst[s*kk:s*kk+nr], src[s:s+nr])
+			}
+			if full < nn {
+				q := dst[full*kk : full*kk+nr]
+				clear(q[copy(q, src[full:]):])
+			}
+		}
+		return
+	}
 	for s := 0; s < nn; s += nr {
 		panel := buf[s*kk : (s+nr)*kk]
 		cols := min(nr, nn-s)
-		if !trans {
-			for p := range kk {
-				q := panel[p*nr : p*nr+nr]
-				src := b[(p0+p)*ldb+j0+s:]
-				if cols == nr {
-					copy(q, src[:nr])
-					continue
-				}
-				for j := range q {
-					if j < cols {
-						q[j] = src[j]
-					} else {
-						q[j] = 0
-					}
-				}
-			}
-			continue
-		}
 		for j := range nr {
 			if j >= cols {
 				for p := range kk {
@@ -362,9 +486,9 @@ func packB(nr int, trans bool, b []float32, ldb, p0, j0, kk, nn int, buf []float
 // of B into C (at its top-left corner, row stride ldc). B is packed in pb,
 // or, when bIn is not nil, read in place from bIn (row stride ldb) for
 // its full column panels, with a partial last panel packed at pb's start.
-func macroKernel(kern *microKernel, mm, nn, kk int, alpha float32, pa, pb, bIn []float32, ldb int, beta float32, c []float32, ldc int) {
+// tmp (at least mr*nr floats) holds partial edge tiles.
+func macroKernel(kern *microKernel, mm, nn, kk int, alpha float32, pa, pb, bIn []float32, ldb int, beta float32, c []float32, ldc int, tmp []float32) {
 	mr, nr := kern.mr, kern.nr
-	var tmp [gemmMaxTile]float32
 	for jr := 0; jr < nn; jr += nr {
 		cols := min(nr, nn-jr)
 		bp, bld := pb[jr*kk:(jr+nr)*kk], nr

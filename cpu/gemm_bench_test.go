@@ -56,3 +56,23 @@ func BenchmarkSgemmKernels(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkSgemm times square products (no transposes, beta 0) with the
+// default micro-kernel on one thread ("t1") and two ("t2").
+func BenchmarkSgemm(b *testing.B) {
+	for _, threads := range []int{1, 2} {
+		for _, sz := range []int{64, 128, 256, 512, 1024, 2048} {
+			b.Run(fmt.Sprintf("t%d/%d", threads, sz), func(b *testing.B) {
+				r := rand.New(rand.NewSource(3))
+				c := nnCtx(b, threads)
+				x, y, z := nnRand32(r, sz*sz), nnRand32(r, sz*sz), make([]float32, sz*sz)
+				b.ReportAllocs()
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					sgemm(c, false, false, sz, sz, sz, 1, x, sz, y, sz, 0, z, sz)
+				}
+				b.ReportMetric(2*float64(sz)*float64(sz)*float64(sz)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		}
+	}
+}

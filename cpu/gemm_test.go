@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand"
-	"runtime"
+	"sync"
 	"testing"
 
 	"github.com/accel-go/accel/common"
@@ -178,21 +178,6 @@ func TestDgemmAgainstNaive(t *testing.T) {
 	}
 }
 
-func BenchmarkSgemm(b *testing.B) {
-	for _, sz := range []int{64, 128, 256, 512, 1024} {
-		b.Run(fmt.Sprint(sz), func(b *testing.B) {
-			r := rand.New(rand.NewSource(3))
-			c := nnCtx(b, runtime.GOMAXPROCS(0))
-			x, y, z := nnRand32(r, sz*sz), nnRand32(r, sz*sz), make([]float32, sz*sz)
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				sgemm(c, false, false, sz, sz, sz, 1, x, sz, y, sz, 0, z, sz)
-			}
-			b.ReportMetric(2*float64(sz)*float64(sz)*float64(sz)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-		})
-	}
-}
-
 // TestSgemmMicroKernels runs the packed path with every micro-kernel this
 // CPU supports over odd sizes (edge tiles in both directions, k tails of
 // the unrolled loop, several depth blocks), all transposes and a spread
@@ -319,5 +304,99 @@ func TestSgemv1(t *testing.T) {
 		for i := range want {
 			require.InDelta(t, want[i], got[i], 1e-5*(1+math.Abs(float64(want[i]))), "saxpy n=%d i=%d", n, i)
 		}
+	}
+}
+
+// checkSgemmPacked runs sgemmPacked with every micro-kernel this CPU has
+// on an m x n x k product with the given transposes, alpha and beta, with
+// the optional parts chosen by mode (bit 0: A packed by packWholeA, bit 1:
+// B packed through gemmExtra.packB, bit 2: an epilogue), and compares C
+// with the float64 triple loop. C's padding columns must stay untouched
+// and the epilogue must see every element once.
+func checkSgemmPacked(t *testing.T, r *rand.Rand, c *Ctx, m, n, k int, transA, transB bool, alpha, beta float32, mode int) {
+	t.Helper()
+	lda, ldb, ldc := k+1, n+2, n+5
+	arows, brows := m, k
+	if transA {
+		lda, arows = m+3, k
+	}
+	if transB {
+		ldb, brows = k+2, n
+	}
+	a, b := nnRand32(r, arows*lda), nnRand32(r, brows*ldb)
+	cv := nnRand32(r, m*ldc)
+	if beta == 0 {
+		for i := range cv {
+			cv[i] = float32(math.NaN())
+		}
+	}
+	want := nnNaiveGemm(transA, transB, m, n, k, float64(alpha), a, lda, b, ldb, float64(beta), cv, ldc)
+	for _, kern := range gemmKernels() {
+		msg := fmt.Sprintf("%s threads=%d m=%d n=%d k=%d tA=%v tB=%v alpha=%v beta=%v mode=%d", kern.name, c.Threads(), m, n, k, transA, transB, alpha, beta, mode)
+		x := &gemmExtra{}
+		if mode&1 != 0 {
+			x.preA = packWholeA(kern, transA, a, lda, m, k)
+		}
+		if mode&2 != 0 {
+			x.packB = func(p0, j0, kk, nn int, buf, tmp []float32) {
+				require.GreaterOrEqual(t, len(tmp), min(nn, kern.nr), msg)
+				packB(kern.nr, transB, b, ldb, p0, j0, kk, nn, buf)
+			}
+		}
+		var hits []int32
+		if mode&4 != 0 {
+			hits = make([]int32, m*n)
+			var mu sync.Mutex
+			x.epi = func(i0, rows, j0, cols int) {
+				mu.Lock()
+				defer mu.Unlock()
+				for i := i0; i < i0+rows; i++ {
+					for j := j0; j < j0+cols; j++ {
+						hits[i*n+j]++
+					}
+				}
+			}
+		}
+		got := append([]float32(nil), cv...)
+		sgemmPacked(kern, c, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, got, ldc, x)
+		flat := make([]float32, 0, m*n)
+		for i := 0; i < m; i++ {
+			flat = append(flat, got[i*ldc:i*ldc+n]...)
+			for j := n; j < ldc; j++ {
+				require.Equal(t, math.Float32bits(cv[i*ldc+j]), math.Float32bits(got[i*ldc+j]), "%s: padding at (%d,%d)", msg, i, j)
+			}
+		}
+		nnClose(t, want, flat, 1e-4, msg)
+		for i, h := range hits {
+			require.Equal(t, int32(1), h, "%s: epilogue calls on element %d", msg, i)
+		}
+	}
+}
+
+// TestSgemmThreadSplits covers the ways sgemmPacked splits a product over
+// threads: tiles for few rows of A, and rows of A against a shared packed
+// B (sgemmRows) for many, including several column blocks of the shared
+// buffer, with every optional part.
+func TestSgemmThreadSplits(t *testing.T) {
+	r := rand.New(rand.NewSource(11))
+	ab := [][2]float32{{1, 0}, {-0.7, 0.3}, {2, 1}}
+	i := 0
+	for _, threads := range []int{2, 3} {
+		c := nnCtx(t, threads)
+		for _, m := range []int{7, 65, 193, 311} {
+			for _, n := range []int{1, 17, 49, 300} {
+				for _, k := range []int{3, 67, 300} {
+					for rep := 0; rep < 2; rep++ {
+						i++
+						tr := i % 4
+						v := ab[i%len(ab)]
+						checkSgemmPacked(t, r, c, m, n, k, tr&1 != 0, tr&2 != 0, v[0], v[1], (i*5)%8)
+					}
+				}
+			}
+		}
+		// Deep enough that sgemmRows needs several column blocks.
+		checkSgemmPacked(t, r, c, 200, 300, 4700, false, false, 1, 0, 7)
+		checkSgemmPacked(t, r, c, 200, 300, 4700, true, true, 0.5, 1, 0)
 	}
 }

@@ -5,31 +5,53 @@
 #include "textflag.h"
 
 // func sgemmKernel6x16(kc int, a *float32, b *float32, ldb int, c *float32, ldc int, alpha float32, beta float32)
-// Requires: AVX, FMA3
+// Requires: AVX, FMA3, MMX+
 TEXT ·sgemmKernel6x16(SB), NOSPLIT, $0-56
-	MOVQ   kc+0(FP), AX
-	MOVQ   a+8(FP), CX
-	MOVQ   b+16(FP), DX
-	MOVQ   ldb+24(FP), BX
-	SHLQ   $0x02, BX
-	LEAQ   (BX)(BX*2), SI
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
+	MOVQ kc+0(FP), AX
+	MOVQ a+8(FP), CX
+	MOVQ b+16(FP), DX
+	MOVQ ldb+24(FP), BX
+	SHLQ $0x02, BX
+	LEAQ (BX)(BX*2), SI
+
+	// Request the C tile's lines (first and last byte of each row).
+	MOVQ       c+32(FP), DI
+	MOVQ       ldc+40(FP), R8
+	SHLQ       $0x02, R8
+	PREFETCHT0 (DI)
+	PREFETCHT0 63(DI)
+	ADDQ       R8, DI
+	PREFETCHT0 (DI)
+	PREFETCHT0 63(DI)
+	ADDQ       R8, DI
+	PREFETCHT0 (DI)
+	PREFETCHT0 63(DI)
+	ADDQ       R8, DI
+	PREFETCHT0 (DI)
+	PREFETCHT0 63(DI)
+	ADDQ       R8, DI
+	PREFETCHT0 (DI)
+	PREFETCHT0 63(DI)
+	ADDQ       R8, DI
+	PREFETCHT0 (DI)
+	PREFETCHT0 63(DI)
+	VXORPS     Y0, Y0, Y0
+	VXORPS     Y1, Y1, Y1
+	VXORPS     Y2, Y2, Y2
+	VXORPS     Y3, Y3, Y3
+	VXORPS     Y4, Y4, Y4
+	VXORPS     Y5, Y5, Y5
+	VXORPS     Y6, Y6, Y6
+	VXORPS     Y7, Y7, Y7
+	VXORPS     Y8, Y8, Y8
+	VXORPS     Y9, Y9, Y9
+	VXORPS     Y10, Y10, Y10
+	VXORPS     Y11, Y11, Y11
 
 	// Main loop: four k steps per iteration.
-loop4:
+sgemmKernel6x16_loop4:
 	CMPQ         AX, $0x00000004
-	JL           tail
+	JL           sgemmKernel6x16_tail
 	VMOVUPS      (DX), Y12
 	VMOVUPS      32(DX), Y13
 	VBROADCASTSS (CX), Y14
@@ -113,12 +135,12 @@ loop4:
 	ADDQ         $0x00000060, CX
 	LEAQ         (DX)(BX*4), DX
 	SUBQ         $0x00000004, AX
-	JMP          loop4
+	JMP          sgemmKernel6x16_loop4
 
 	// Remaining k steps, one at a time.
-tail:
+sgemmKernel6x16_tail:
 	TESTQ        AX, AX
-	JE           store
+	JE           sgemmKernel6x16_store
 	VMOVUPS      (DX), Y12
 	VMOVUPS      32(DX), Y13
 	VBROADCASTSS (CX), Y14
@@ -142,9 +164,9 @@ tail:
 	ADDQ         $0x00000018, CX
 	ADDQ         BX, DX
 	DECQ         AX
-	JMP          tail
+	JMP          sgemmKernel6x16_tail
 
-store:
+sgemmKernel6x16_store:
 	MOVQ         c+32(FP), AX
 	MOVQ         ldc+40(FP), CX
 	SHLQ         $0x02, CX
@@ -164,8 +186,8 @@ store:
 	VMULPS       Y12, Y11, Y11
 	VXORPS       X14, X14, X14
 	VUCOMISS     X13, X14
-	JNE          accumulate
-	JP           accumulate
+	JNE          sgemmKernel6x16_accumulate
+	JP           sgemmKernel6x16_accumulate
 
 	// beta == 0: overwrite C.
 	VMOVUPS Y0, (AX)
@@ -188,7 +210,7 @@ store:
 	VZEROUPPER
 	RET
 
-accumulate:
+sgemmKernel6x16_accumulate:
 	// C = alpha*A*B + beta*C.
 	VFMADD231PS (AX), Y13, Y0
 	VFMADD231PS 32(AX), Y13, Y1
