@@ -420,7 +420,9 @@ func convWinograd(c *Ctx, g *convGeom, mt int, x []float32, w *common.Tensor, bi
 		})
 
 		// M[ξ] = U[ξ] V[ξ], each product on one thread.
-		c.Parallel(na, 1, func(xlo, xhi int) {
+		// At least about 2^17 multiply-adds per task, so that small
+		// layers do not pay a hand-off per product.
+		c.Parallel(na, max(1, (1<<17)/max(1, cout*nb*cin)), func(xlo, xhi int) {
 			for xi := xlo; xi < xhi; xi++ {
 				sgemmPacked(ww.kern, nil, false, false, cout, nb, cin, 1, nil, 0, v[xi*cin*tb:], tb, 0, m[xi*cout*tb:], tb, &s.x[xi])
 			}
