@@ -126,7 +126,7 @@ func winogradWeights(c *Ctx, w *common.Tensor, mt, cout, cin int) *winoWeights {
 			}
 		}
 	}
-	p := transformWinoWeights(gemmK, common.Data[float32](w), mt, cout, cin)
+	p := transformWinoWeights(c, gemmK, common.Data[float32](w), mt, cout, cin)
 	if cacheable {
 		if _, loaded := winoCache.Swap(key, p); !loaded {
 			runtime.AddCleanup(w, func(k weak.Pointer[common.Tensor]) { winoCache.Delete(k) }, key)
@@ -138,7 +138,7 @@ func winogradWeights(c *Ctx, w *common.Tensor, mt, cout, cin int) *winoWeights {
 // transformWinoWeights computes U[ξ][o][c] = (G g G^T)[ξ] for each filter
 // g = w[o][c] (in float64, rounded once) and the variant's G, and packs
 // each U[ξ] for kern.
-func transformWinoWeights(kern *microKernel, w []float32, mt, cout, cin int) *winoWeights {
+func transformWinoWeights(c *Ctx, kern *microKernel, w []float32, mt, cout, cin int) *winoWeights {
 	p := &winoWeights{kern: kern, mt: mt, cout: cout, cin: cin}
 	al := mt + 2
 	gf := winoG
@@ -147,27 +147,37 @@ func transformWinoWeights(kern *microKernel, w []float32, mt, cout, cin int) *wi
 	}
 	mats := make([]float32, al*al*cout*cin)
 	plane := cout * cin
-	for oc := 0; oc < plane; oc++ {
-		f := w[oc*9 : oc*9+9]
-		// t = G g: al x 3.
-		var t [6][3]float64
-		for j := 0; j < 3; j++ {
-			col := gf(float64(f[j]), float64(f[3+j]), float64(f[6+j]))
+	// Over the pool when there is one (the first run of a model pays
+	// for this).
+	par := func(n, grain int, fn func(lo, hi int)) { fn(0, n) }
+	if c != nil && c.eng != nil {
+		par = c.Parallel
+	}
+	par(plane, 1024, func(lo, hi int) {
+		for oc := lo; oc < hi; oc++ {
+			f := w[oc*9 : oc*9+9]
+			// t = G g: al x 3.
+			var t [6][3]float64
+			for j := 0; j < 3; j++ {
+				col := gf(float64(f[j]), float64(f[3+j]), float64(f[6+j]))
+				for i := 0; i < al; i++ {
+					t[i][j] = col[i]
+				}
+			}
+			// U = t G^T: al x al.
 			for i := 0; i < al; i++ {
-				t[i][j] = col[i]
+				row := gf(t[i][0], t[i][1], t[i][2])
+				for j := 0; j < al; j++ {
+					mats[(i*al+j)*plane+oc] = float32(row[j])
+				}
 			}
 		}
-		// U = t G^T: al x al.
-		for i := 0; i < al; i++ {
-			row := gf(t[i][0], t[i][1], t[i][2])
-			for j := 0; j < al; j++ {
-				mats[(i*al+j)*plane+oc] = float32(row[j])
-			}
+	})
+	par(al*al, 1, func(lo, hi int) {
+		for xi := lo; xi < hi; xi++ {
+			p.u[xi] = packWholeA(kern, false, mats[xi*plane:(xi+1)*plane], cin, cout, cin)
 		}
-	}
-	for xi := 0; xi < al*al; xi++ {
-		p.u[xi] = packWholeA(kern, false, mats[xi*plane:(xi+1)*plane], cin, cout, cin)
-	}
+	})
 	return p
 }
 
