@@ -49,8 +49,8 @@ func BenchmarkConvLayers(b *testing.B) {
 		n.Fused = nnNode("Relu", 14, nil)
 		oh, ow := (l.h+2*l.pad-l.k)/l.s+1, (l.w+2*l.pad-l.k)/l.s+1
 		flops := 2 * float64(l.cout*oh*ow) * float64(l.cin/l.group*l.k*l.k)
-		for _, threads := range []int{1, 2} {
-			name := l.name
+		// direct turns Winograd off (through the engine's option).
+		run := func(name string, threads int, direct bool) {
 			if threads > 1 {
 				name += "/t2"
 			}
@@ -59,6 +59,7 @@ func BenchmarkConvLayers(b *testing.B) {
 				// w is a constant weight, as in a model: transformed and
 				// packed once.
 				c.eng.owned = map[uintptr]bool{dataPtr(w): true}
+				c.eng.directConv = direct
 				in := []*common.Tensor{x, w, bias}
 				for i := 0; i < b.N; i++ {
 					if _, err := convKernel(c, n, in); err != nil {
@@ -68,26 +69,13 @@ func BenchmarkConvLayers(b *testing.B) {
 				b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 			})
 		}
+		for _, threads := range []int{1, 2} {
+			run(l.name, threads, false)
+		}
 		if g, _ := planConv(n, xs, ws, bias); g.winograd() {
 			// The same layer without Winograd, for comparison.
 			for _, threads := range []int{1, 2} {
-				name := l.name + "/direct"
-				if threads > 1 {
-					name += "/t2"
-				}
-				b.Run(name, func(b *testing.B) {
-					winogradOff = true
-					defer func() { winogradOff = false }()
-					c := nnCtx(b, threads)
-					c.eng.owned = map[uintptr]bool{dataPtr(w): true}
-					in := []*common.Tensor{x, w, bias}
-					for i := 0; i < b.N; i++ {
-						if _, err := convKernel(c, n, in); err != nil {
-							b.Fatal(err)
-						}
-					}
-					b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-				})
+				run(l.name+"/direct", threads, true)
 			}
 		}
 		if !l.generalToo {

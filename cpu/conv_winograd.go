@@ -47,10 +47,6 @@ const (
 	winoBlockFloats = 1 << 19
 )
 
-// winogradOff turns the Winograd path off (tests and benchmarks compare
-// it with the direct one).
-var winogradOff bool
-
 // winograd reports whether g takes a Winograd path.
 func (g *convGeom) winograd() bool { return g.winoTile() != 0 }
 
@@ -58,7 +54,7 @@ func (g *convGeom) winograd() bool { return g.winoTile() != 0 }
 // 4 for F(4x4, 3x3), 2 for F(2x2, 3x3) (small images, where 4x4 tiles
 // would be too few), or 0 for none.
 func (g *convGeom) winoTile() int {
-	if winogradOff || len(g.k) != 2 || g.group != 1 || g.k[0] != 3 || g.k[1] != 3 {
+	if len(g.k) != 2 || g.group != 1 || g.k[0] != 3 || g.k[1] != 3 {
 		return 0
 	}
 	if g.s[0] != 1 || g.s[1] != 1 || g.d[0] != 1 || g.d[1] != 1 {
